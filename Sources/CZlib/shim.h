@@ -1,0 +1,13 @@
+#ifndef ROSTERDROP_CZLIB_SHIM_H
+#define ROSTERDROP_CZLIB_SHIM_H
+#include <zlib.h>
+
+/* inflateInit2 and deflateInit2 are function-like macros, invisible to Swift. */
+static inline int rd_inflateInit2(z_streamp strm, int windowBits) {
+    return inflateInit2(strm, windowBits);
+}
+
+static inline int rd_deflateInit2(z_streamp strm, int level, int windowBits) {
+    return deflateInit2(strm, level, Z_DEFLATED, windowBits, 8, Z_DEFAULT_STRATEGY);
+}
+#endif

@@ -1,0 +1,166 @@
+import Foundation
+import GRDB
+
+/// The portal database: accounts, groups, memberships, licenses, the product catalogue and
+/// the job's own ledger of runs and deliveries.
+///
+/// SQL here sticks to what SQLite and PostgreSQL share (`INSERT … SELECT`, `UPDATE … FROM`,
+/// temporary tables), so that a PostgreSQL writer can be put beside this one later.
+public final class PortalDatabase: Sendable {
+    public let writer: DatabaseQueue
+    public let path: String
+
+    /// Opens (creating if needed) the database at `path` in WAL mode and migrates it.
+    public init(path: String) throws {
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(30)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA temp_store = FILE")
+            try db.execute(sql: "PRAGMA cache_size = -262144")
+        }
+        self.path = path
+        do {
+            writer = try DatabaseQueue(path: path, configuration: configuration)
+            try writer.writeWithoutTransaction { db in
+                _ = try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL")
+                try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            }
+            try Self.migrator.migrate(writer)
+        } catch let error as DatabaseError {
+            throw PortalDatabaseError(path: path, underlying: error)
+        }
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1-portal") { db in
+            try db.execute(sql: """
+                CREATE TABLE organisations (
+                    id TEXT PRIMARY KEY,
+                    integration_started_at TEXT
+                );
+                CREATE TABLE school_units (
+                    code TEXT PRIMARY KEY,
+                    organisation_id TEXT NOT NULL REFERENCES organisations(id)
+                );
+                CREATE TABLE accounts (
+                    id INTEGER PRIMARY KEY,
+                    organisation_id TEXT REFERENCES organisations(id),
+                    person_id TEXT UNIQUE,
+                    email TEXT,
+                    email_key TEXT,
+                    given_name TEXT,
+                    family_name TEXT,
+                    role TEXT,
+                    school_unit_code TEXT,
+                    grade TEXT,
+                    eppn TEXT,
+                    identity_source TEXT NOT NULL DEFAULT 'portal',
+                    linked_at TEXT,
+                    created_at TEXT NOT NULL,
+                    updated_at TEXT NOT NULL
+                );
+                CREATE INDEX accounts_by_organisation ON accounts(organisation_id, identity_source);
+                CREATE INDEX accounts_by_email_key ON accounts(email_key);
+                CREATE INDEX accounts_by_eppn ON accounts(eppn);
+                CREATE TABLE groups (
+                    id INTEGER PRIMARY KEY,
+                    organisation_id TEXT NOT NULL REFERENCES organisations(id),
+                    external_id TEXT,
+                    name TEXT NOT NULL,
+                    type TEXT NOT NULL,
+                    school_unit_code TEXT,
+                    source TEXT NOT NULL,
+                    created_at TEXT NOT NULL,
+                    updated_at TEXT NOT NULL
+                );
+                CREATE UNIQUE INDEX groups_by_external_id ON groups(organisation_id, external_id);
+                CREATE TABLE memberships (
+                    group_id INTEGER NOT NULL REFERENCES groups(id),
+                    account_id INTEGER NOT NULL REFERENCES accounts(id),
+                    PRIMARY KEY (group_id, account_id)
+                );
+                CREATE INDEX memberships_by_account ON memberships(account_id);
+                CREATE TABLE products (
+                    product_id TEXT PRIMARY KEY,
+                    title TEXT NOT NULL
+                );
+                CREATE TABLE licenses (
+                    id INTEGER PRIMARY KEY,
+                    organisation_id TEXT NOT NULL REFERENCES organisations(id),
+                    order_id TEXT,
+                    account_id INTEGER NOT NULL REFERENCES accounts(id),
+                    product_id TEXT NOT NULL,
+                    license_type TEXT NOT NULL,
+                    valid_from TEXT,
+                    valid_to TEXT,
+                    source TEXT NOT NULL,
+                    created_at TEXT NOT NULL,
+                    updated_at TEXT NOT NULL
+                );
+                CREATE UNIQUE INDEX licenses_by_order ON licenses(organisation_id, order_id);
+                CREATE INDEX licenses_by_account ON licenses(account_id);
+                """)
+        }
+        migrator.registerMigration("v1-ledger") { db in
+            try db.execute(sql: """
+                CREATE TABLE runs (
+                    id INTEGER PRIMARY KEY,
+                    started_at TEXT NOT NULL,
+                    finished_at TEXT,
+                    dry_run INTEGER NOT NULL,
+                    outcome TEXT
+                );
+                CREATE TABLE deliveries (
+                    id INTEGER PRIMARY KEY,
+                    run_id INTEGER NOT NULL REFERENCES runs(id),
+                    organisation_id TEXT NOT NULL,
+                    timestamp TEXT NOT NULL,
+                    content_sha256 TEXT,
+                    outcome TEXT NOT NULL,
+                    received_at TEXT NOT NULL
+                );
+                CREATE INDEX deliveries_by_organisation ON deliveries(organisation_id, timestamp);
+                CREATE TABLE delivery_files (
+                    delivery_id INTEGER NOT NULL REFERENCES deliveries(id),
+                    file TEXT NOT NULL,
+                    sha256 TEXT,
+                    rows INTEGER
+                );
+                CREATE TABLE delivery_counts (
+                    delivery_id INTEGER NOT NULL REFERENCES deliveries(id),
+                    entity TEXT NOT NULL,
+                    received INTEGER NOT NULL,
+                    accepted INTEGER NOT NULL,
+                    rejected INTEGER NOT NULL,
+                    created INTEGER NOT NULL,
+                    updated INTEGER NOT NULL,
+                    removed INTEGER NOT NULL
+                );
+                -- Findings keep where and which rule, never the offending value: the value
+                -- may be personal data and lives only in the reject report.
+                CREATE TABLE findings (
+                    delivery_id INTEGER NOT NULL REFERENCES deliveries(id),
+                    file TEXT NOT NULL,
+                    line INTEGER NOT NULL,
+                    column_name TEXT NOT NULL,
+                    rule TEXT NOT NULL
+                );
+                CREATE INDEX findings_by_delivery ON findings(delivery_id);
+                """)
+        }
+        return migrator
+    }
+}
+
+/// A database failure, with the SQL that failed but never its bound values.
+public struct PortalDatabaseError: Error, CustomStringConvertible {
+    public var path: String
+    public var underlying: DatabaseError
+
+    public var description: String {
+        var text = "database \(path): \(underlying.message ?? "error \(underlying.resultCode)")"
+        if let sql = underlying.sql { text += " (while running: \(sql.prefix(200)))" }
+        return text
+    }
+}

@@ -1,0 +1,99 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A drop folder on the local file system: `<root>/inbox`, `outbox`, `archive`.
+///
+/// Publishing and archiving claim the final name with `link(2)`, which fails rather than
+/// replace an existing file, so two answers to one delivery can never overwrite each other.
+public final class LocalDropFolder: DropFolder {
+    public let root: URL
+    public var location: String { root.path }
+
+    public init(root: URL) {
+        self.root = root
+    }
+
+    func url(_ area: DropArea) -> URL { root.appendingPathComponent(area.rawValue, isDirectory: true) }
+
+    public func list(_ area: DropArea) throws -> [DropFile] {
+        let directory = url(area)
+        let names: [String]
+        do {
+            names = try FileManager.default.contentsOfDirectory(atPath: directory.path)
+        } catch {
+            throw DropFolderError(location: location, operation: "list \(area.rawValue)/", reason: "cannot read the folder")
+        }
+        return names.sorted().compactMap { name in
+            guard DropFileName.isSafe(name) else { return nil }
+            var info = stat()
+            guard lstat(directory.appendingPathComponent(name).path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
+            let modified = Date(timeIntervalSince1970: Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec) / 1e9)
+            return DropFile(name: name, size: Int64(info.st_size), modified: modified)
+        }
+    }
+
+    public func fetch(_ name: String, scratch: URL) throws -> URL {
+        guard DropFileName.isSafe(name) else {
+            throw DropFolderError(location: location, operation: "fetch", reason: "refused unsafe file name")
+        }
+        return url(.inbox).appendingPathComponent(name)
+    }
+
+    public func publish(_ source: URL, as name: String, in area: DropArea) throws -> String {
+        try ensure(area)
+        return try claim(from: source.path, name: name, in: area, operation: "publish \(name)")
+    }
+
+    public func archive(_ name: String) throws -> String {
+        guard DropFileName.isSafe(name) else {
+            throw DropFolderError(location: location, operation: "archive", reason: "refused unsafe file name")
+        }
+        try ensure(.archive)
+        let source = url(.inbox).appendingPathComponent(name).path
+        let used = try claim(from: source, name: name, in: .archive, operation: "archive \(name)")
+        if unlink(source) != 0 {
+            throw DropFolderError(location: location, operation: "archive \(name)", reason: "cannot remove the inbox copy: \(String(cString: strerror(errno)))")
+        }
+        return used
+    }
+
+    private func ensure(_ area: DropArea) throws {
+        do {
+            try FileManager.default.createDirectory(at: url(area), withIntermediateDirectories: true)
+        } catch {
+            throw DropFolderError(location: location, operation: "create \(area.rawValue)/", reason: "cannot create the folder")
+        }
+    }
+
+    /// Hard-links `source` to the first free candidate name in `area`; never replaces a file.
+    private func claim(from source: String, name: String, in area: DropArea, operation: String) throws -> String {
+        guard DropFileName.isSafe(name) else {
+            throw DropFolderError(location: location, operation: operation, reason: "refused unsafe file name")
+        }
+        for attempt in 1...10_000 {
+            let candidate = DropFileName.candidate(name, attempt: attempt)
+            let target = url(area).appendingPathComponent(candidate).path
+            if link(source, target) == 0 { return candidate }
+            if errno == EEXIST { continue }
+            if errno == EXDEV || errno == EPERM {
+                // A scratch file on another file system: copy to a temporary name, then link.
+                return try copyThenClaim(from: source, name: name, in: area, operation: operation)
+            }
+            throw DropFolderError(location: location, operation: operation, reason: String(cString: strerror(errno)))
+        }
+        throw DropFolderError(location: location, operation: operation, reason: "no free name")
+    }
+
+    private func copyThenClaim(from source: String, name: String, in area: DropArea, operation: String) throws -> String {
+        let temporary = url(area).appendingPathComponent(".\(name).\(UUID().uuidString).part")
+        do {
+            try FileManager.default.copyItem(atPath: source, toPath: temporary.path)
+        } catch {
+            throw DropFolderError(location: location, operation: operation, reason: "cannot write into \(area.rawValue)/")
+        }
+        defer { unlink(temporary.path) }
+        return try claim(from: temporary.path, name: name, in: area, operation: operation)
+    }
+}

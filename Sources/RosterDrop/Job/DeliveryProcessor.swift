@@ -1,0 +1,262 @@
+import Crypto
+import Foundation
+import GRDB
+import Logging
+
+/// What happened to one delivery, for the run summary.
+public struct DeliverySummary: Sendable, Codable, Equatable {
+    public var timestamp: String
+    public var outcome: DeliveryOutcome
+    public var findings: Int
+    public var receipt: String?
+    public var rejects: String?
+    public var counts: [String: EntityCounts]
+}
+
+/// Takes one complete delivery from the drop folder through checks, plan, apply and reports.
+///
+/// Everything before the apply transaction writes only temporary tables and scratch files,
+/// so a refused or interrupted delivery leaves the portal as it was.
+struct DeliveryProcessor {
+    let database: PortalDatabase
+    let organisation: OrganisationConfiguration
+    let folder: any DropFolder
+    let runID: Int64?
+    let dryRun: Bool
+    let now: Date
+    let scratch: URL
+    let logger: Logger
+
+    var mapping: Mapping { organisation.mapping }
+
+    func process(_ delivery: Delivery) throws -> DeliverySummary {
+        let work = scratch.appendingPathComponent("\(organisation.id)-\(delivery.timestamp)-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: work) }
+        let summary = try database.writer.inDatabase { db -> DeliverySummary in
+            try StagingArea.reset(db)
+            let (outcome, counts) = try evaluate(delivery, db: db, work: work)
+            return try answer(delivery, outcome: outcome, counts: counts, db: db, work: work)
+        }
+        if !dryRun {
+            for file in delivery.allFiles { try folder.archive(file.name) }
+        }
+        return summary
+    }
+
+    /// Checks, plans and (unless dry) applies; returns the outcome and counts.
+    private func evaluate(_ delivery: Delivery, db: Database, work: URL) throws -> (DeliveryOutcome, [EntityKind: EntityCounts]) {
+        var counts: [EntityKind: EntityCounts] = [:]
+        do {
+            let latest = try latestApplied(db)
+            if let latest, latest.timestamp == delivery.timestamp { return (.duplicate, counts) }
+            if let latest, latest.timestamp > delivery.timestamp {
+                throw DeliveryRefusal(findings: [Finding(file: delivery.allFiles.first?.name ?? "", line: 0, rule: .stale,
+                                                         detail: latest.timestamp)])
+            }
+            let manifest = try readManifest(delivery, work: work)
+            try checkPresence(delivery, manifest: manifest)
+            let products = try ProductCatalogue.ids(db)
+            var loads: [EntityKind: FileLoad] = [:]
+            for (kind, file) in delivery.files.sorted(by: { $0.key < $1.key }) {
+                guard let fileMapping = mapping.files[kind] else { continue }
+                let local = try folder.fetch(file.name, scratch: work)
+                var loaded: FileLoad?
+                try db.inTransaction {
+                    let loader = try FileLoader(mapping: fileMapping, name: file.name, db: db, limit: mapping.delivery.maxFileBytes,
+                                                schoolUnits: Set(organisation.schoolUnits), products: products,
+                                                organisation: organisation.id)
+                    loaded = try loader.run(url: local)
+                    return .commit
+                }
+                guard let load = loaded else { continue }
+                try verify(load, against: manifest)
+                loads[kind] = load
+                counts[kind, default: EntityCounts()].received = load.records
+                logger.info("file staged", metadata: ["organisation": "\(organisation.id)", "delivery": "\(delivery.timestamp)",
+                                                      "file": "\(kind.rawValue)", "records": "\(load.records)"])
+            }
+            let content = Self.contentHash(loads)
+            if let latest, latest.content == content { return (.duplicate, counts) }
+            try StagingArea.index(db)
+            try CrossFileChecks(db: db, mapping: mapping, organisation: organisation.id,
+                                files: loads.mapValues(\.name)).run()
+            for (kind, load) in loads {
+                let accepted = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM \(kind.stagingTable) WHERE rejected = 0") ?? 0
+                counts[kind]?.accepted = accepted
+                counts[kind]?.rejected = load.records - accepted
+            }
+            let reconciliation = Reconciliation(db: db, organisation: organisation.id, present: Set(loads.keys),
+                                                suspended: Set(loads.values.filter { $0.unkeyed > 0 }.map(\.kind)))
+            if !reconciliation.suspended.isEmpty {
+                try StagingArea.insert(reconciliation.suspended.sorted().compactMap { kind in
+                    loads[kind].map { Finding(file: $0.name, line: 0, rule: .removalsSuspended) }
+                }, db)
+            }
+            let planned = try reconciliation.plan()
+            for (kind, change) in planned {
+                counts[kind, default: EntityCounts()].created = change.created
+                counts[kind, default: EntityCounts()].updated = change.updated
+                counts[kind, default: EntityCounts()].removed = change.removed
+            }
+            let findings = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM stage_findings") ?? 0
+            let outcome: DeliveryOutcome = dryRun ? .test : (findings > 0 ? .appliedWithRejects : .applied)
+            if !dryRun {
+                try db.inTransaction(.immediate) {
+                    try registerOrganisation(db)
+                    try reconciliation.apply(now: Self.iso(now))
+                    try record(delivery, outcome: outcome, content: content, loads: loads, counts: counts, db: db)
+                    return .commit
+                }
+            }
+            return (outcome, counts)
+        } catch let refusal as DeliveryRefusal {
+            try db.execute(sql: "DELETE FROM stage_findings")
+            try StagingArea.insert(refusal.findings, db)
+            for kind in counts.keys { counts[kind] = EntityCounts(received: counts[kind]?.received ?? 0) }
+            if !dryRun {
+                try db.inTransaction(.immediate) {
+                    try registerOrganisation(db)
+                    try record(delivery, outcome: .refused, content: nil, loads: [:], counts: counts, db: db)
+                    return .commit
+                }
+            }
+            return (.refused, counts)
+        }
+    }
+
+    /// Publishes the receipt (and the reject report when there are findings).
+    private func answer(_ delivery: Delivery, outcome: DeliveryOutcome, counts: [EntityKind: EntityCounts],
+                        db: Database, work: URL) throws -> DeliverySummary {
+        let findings = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM stage_findings") ?? 0
+        var rejectsName: String?
+        if findings > 0 && outcome != .duplicate {
+            let local = work.appendingPathComponent("rejects.csv.gz")
+            _ = try ReportWriter.writeRejects(db, files: delivery.allFiles.map(\.name), to: local)
+            rejectsName = try folder.publish(local, as: "rejects_\(delivery.timestamp).csv.gz", in: .outbox)
+        }
+        let receipt = work.appendingPathComponent("receipt.csv")
+        try ReportWriter.writeReceipt(timestamp: delivery.timestamp, organisation: organisation.id, outcome: outcome,
+                                      counts: counts, to: receipt)
+        let receiptName = try folder.publish(receipt, as: "receipt_\(delivery.timestamp).csv", in: .outbox)
+        logger.info("delivery answered", metadata: ["organisation": "\(organisation.id)", "delivery": "\(delivery.timestamp)",
+                                                    "outcome": "\(outcome.rawValue)", "findings": "\(findings)"])
+        return DeliverySummary(timestamp: delivery.timestamp, outcome: outcome, findings: findings, receipt: receiptName,
+                               rejects: rejectsName, counts: Dictionary(uniqueKeysWithValues: counts.map { ($0.key.rawValue, $0.value) }))
+    }
+
+    private func readManifest(_ delivery: Delivery, work: URL) throws -> Manifest? {
+        guard let file = delivery.manifest else { return nil }
+        let local = try folder.fetch(file.name, scratch: work)
+        do {
+            return try Manifest.read(local)
+        } catch let error as ManifestError {
+            throw DeliveryRefusal(findings: [Finding(file: file.name, line: 0, rule: .manifestInvalid, detail: error.reason)])
+        }
+    }
+
+    /// Refuses a delivery whose files and manifest disagree, or that lacks a required kind.
+    private func checkPresence(_ delivery: Delivery, manifest: Manifest?) throws {
+        var findings: [Finding] = []
+        let names = Set(delivery.files.values.map(\.name))
+        if let manifest, let manifestName = delivery.manifest?.name {
+            for name in manifest.entries.keys.sorted() where !names.contains(name) {
+                findings.append(Finding(file: name, line: 0, value: manifestName, rule: .manifestMissingFile))
+            }
+            for name in names.sorted() where manifest.entries[name] == nil {
+                findings.append(Finding(file: name, line: 0, rule: .manifestUnlisted))
+            }
+        }
+        for kind in mapping.delivery.required where delivery.files[kind] == nil {
+            let expected = mapping.files[kind]?.fileName(timestamp: delivery.timestamp) ?? kind.rawValue
+            findings.append(Finding(file: expected, line: 0, rule: .missingKind, detail: expected))
+        }
+        if delivery.files[.memberships] != nil, delivery.files[.groups] == nil || delivery.files[.users] == nil {
+            let expected = mapping.files[.groups]?.fileName(timestamp: delivery.timestamp) ?? "groups"
+            findings.append(Finding(file: expected, line: 0, rule: .missingKind, detail: "\(expected), needed by memberships"))
+        }
+        if !findings.isEmpty { throw DeliveryRefusal(findings: findings) }
+    }
+
+    private func verify(_ load: FileLoad, against manifest: Manifest?) throws {
+        guard let manifest, let entry = manifest.entries[load.name] else { return }
+        if entry.sha256 != load.sha256 {
+            throw DeliveryRefusal(findings: [Finding(file: load.name, line: 0, rule: .manifestChecksum)])
+        }
+        if entry.rows != load.records {
+            throw DeliveryRefusal(findings: [Finding(file: load.name, line: 0, rule: .manifestRows,
+                                                     detail: "manifest \(entry.rows), file \(load.records)")])
+        }
+    }
+
+    private struct Applied {
+        var timestamp: String
+        var content: String?
+    }
+
+    private func latestApplied(_ db: Database) throws -> Applied? {
+        guard let row = try GRDB.Row.fetchOne(db, sql: """
+            SELECT timestamp, content_sha256 FROM deliveries
+            WHERE organisation_id = ? AND outcome IN ('applied', 'applied_with_rejects')
+            ORDER BY timestamp DESC LIMIT 1
+            """, arguments: [organisation.id]) else { return nil }
+        return Applied(timestamp: row["timestamp"], content: row["content_sha256"])
+    }
+
+    /// A digest of the delivery's data files by kind, independent of their names.
+    static func contentHash(_ loads: [EntityKind: FileLoad]) -> String {
+        var hasher = SHA256()
+        for (kind, load) in loads.sorted(by: { $0.key < $1.key }) {
+            hasher.update(data: Data("\(kind.rawValue)=\(load.sha256)\n".utf8))
+        }
+        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+    }
+
+    private func registerOrganisation(_ db: Database) throws {
+        try db.execute(sql: "INSERT INTO organisations (id) VALUES (?) ON CONFLICT (id) DO NOTHING", arguments: [organisation.id])
+        for unit in organisation.schoolUnits {
+            try db.execute(sql: """
+                INSERT INTO school_units (code, organisation_id) VALUES (?, ?)
+                ON CONFLICT (code) DO UPDATE SET organisation_id = excluded.organisation_id
+                """, arguments: [unit, organisation.id])
+        }
+    }
+
+    private func record(_ delivery: Delivery, outcome: DeliveryOutcome, content: String?, loads: [EntityKind: FileLoad],
+                        counts: [EntityKind: EntityCounts], db: Database) throws {
+        guard let runID else { return }
+        try db.execute(sql: """
+            INSERT INTO deliveries (run_id, organisation_id, timestamp, content_sha256, outcome, received_at)
+            VALUES (?, ?, ?, ?, ?, ?)
+            """, arguments: [runID, organisation.id, delivery.timestamp, content, outcome.rawValue, Self.iso(now)])
+        let id = db.lastInsertedRowID
+        for load in loads.values {
+            try db.execute(sql: "INSERT INTO delivery_files (delivery_id, file, sha256, rows) VALUES (?, ?, ?, ?)",
+                           arguments: [id, load.name, load.sha256, load.records])
+        }
+        for (kind, entity) in counts {
+            try db.execute(sql: """
+                INSERT INTO delivery_counts (delivery_id, entity, received, accepted, rejected, created, updated, removed)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [id, kind.rawValue, entity.received, entity.accepted, entity.rejected, entity.created,
+                                 entity.updated, entity.removed])
+        }
+        try db.execute(sql: """
+            INSERT INTO findings (delivery_id, file, line, column_name, rule)
+            SELECT ?, file, line, column_name, rule FROM stage_findings
+            """, arguments: [id])
+    }
+
+    static func iso(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        return formatter.string(from: date)
+    }
+}
+
+extension EntityCounts {
+    init(received: Int) {
+        self.init()
+        self.received = received
+    }
+}

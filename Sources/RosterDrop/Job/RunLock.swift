@@ -1,0 +1,44 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// An exclusive lock on a database for the length of a run, so two runs never interleave.
+///
+/// It is an advisory `flock(2)` on `<database>.lock`: the kernel releases it when the
+/// process ends, so a crashed run never leaves a stale lock behind.
+public final class RunLock {
+    private let descriptor: Int32
+    public let path: String
+
+    /// Takes the lock or throws `RunLockError.busy` at once when another run holds it.
+    public init(database: String) throws {
+        path = database + ".lock"
+        descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else {
+            throw RunLockError.unavailable(path: path, reason: String(cString: strerror(errno)))
+        }
+        if flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
+            let busy = errno == EWOULDBLOCK
+            close(descriptor)
+            throw busy ? RunLockError.busy(path: path) : RunLockError.unavailable(path: path, reason: String(cString: strerror(errno)))
+        }
+    }
+
+    deinit {
+        flock(descriptor, LOCK_UN)
+        close(descriptor)
+    }
+}
+
+public enum RunLockError: Error, CustomStringConvertible {
+    case busy(path: String)
+    case unavailable(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .busy(let path): return "another rosterdrop run is in progress on this database (lock \(path) is held); try again when it has finished"
+        case .unavailable(let path, let reason): return "cannot create the run lock \(path): \(reason)"
+        }
+    }
+}

@@ -1,0 +1,178 @@
+import Foundation
+
+extension Mapping {
+    /// Reads a mapping folder: `delivery.yaml` plus one `<kind>.yaml` per file kind it maps.
+    ///
+    /// Decoding is strict: an unknown key, an unknown type, a bad pattern or a newer
+    /// version is a `ConfigurationError` naming the file and line.
+    public static func load(folder: URL) throws -> Mapping {
+        let deliveryFile = folder.appendingPathComponent("delivery.yaml")
+        let layout = try loadLayout(deliveryFile)
+        var files: [EntityKind: FileMapping] = [:]
+        for kind in EntityKind.allCases {
+            let url = folder.appendingPathComponent("\(kind.rawValue).yaml")
+            guard FileManager.default.fileExists(atPath: url.path) else { continue }
+            files[kind] = try loadFile(url, expecting: kind)
+        }
+        for kind in layout.required where files[kind] == nil {
+            throw ConfigurationError(file: deliveryFile.path, line: nil, key: "required",
+                                     message: "names \(kind.rawValue), but the folder has no \(kind.rawValue).yaml")
+        }
+        if files[.memberships] != nil, files[.users] == nil || files[.groups] == nil {
+            throw ConfigurationError(file: folder.path, line: nil, key: nil,
+                                     message: "memberships.yaml needs users.yaml and groups.yaml beside it")
+        }
+        return Mapping(name: folder.lastPathComponent, delivery: layout, files: files)
+    }
+
+    private static func read(_ url: URL) throws -> String {
+        do {
+            return try String(contentsOf: url, encoding: .utf8)
+        } catch {
+            throw ConfigurationError(file: url.path, line: nil, key: nil, message: "cannot be read (\(error.localizedDescription))")
+        }
+    }
+
+    private static func checkVersion(_ object: YAMLObject) throws {
+        guard let version = try object.int("version") else { throw object.missing("version") }
+        guard version >= 1, version <= supportedVersion else {
+            throw object.error("version", "version \(version) is not supported by this build (it reads up to \(supportedVersion)); upgrade rosterdrop")
+        }
+    }
+
+    static func loadLayout(_ url: URL) throws -> DeliveryLayout {
+        let object = try YAMLObject.parse(read(url), file: url.path,
+                                          allowed: ["version", "manifest", "stable_seconds", "required", "max_file_bytes"])
+        try checkVersion(object)
+        let manifest = try object.string("manifest")
+        let stable = try object.int("stable_seconds")
+        if let manifest, !manifest.contains("{ts}") { throw object.error("manifest", "must contain {ts}") }
+        if manifest == nil, stable == nil {
+            throw object.error("manifest", "give either manifest or stable_seconds, so that complete deliveries can be recognised")
+        }
+        let required = try (object.strings("required") ?? ["users", "distribution_orders"]).map { name in
+            guard let kind = EntityKind(rawValue: name) else {
+                throw object.error("required", "unknown file kind '\(name)' (known: \(EntityKind.allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
+            return kind
+        }
+        let maxBytes = try object.int("max_file_bytes") ?? 8 << 30
+        guard maxBytes > 0 else { throw object.error("max_file_bytes", "must be positive") }
+        return DeliveryLayout(manifest: manifest, stableSeconds: stable, required: required, maxFileBytes: Int64(maxBytes))
+    }
+
+    static let fieldKeys: Set<String> = [
+        "column", "type", "required", "pattern", "min_length", "max_length", "unique", "references",
+        "format", "min", "max", "values", "case_insensitive", "not_before",
+    ]
+
+    static func loadFile(_ url: URL, expecting kind: EntityKind) throws -> FileMapping {
+        let object = try YAMLObject.parse(read(url), file: url.path,
+                                          allowed: ["version", "kind", "file", "encoding", "delimiter", "fields"])
+        try checkVersion(object)
+        let declared = try object.requiredString("kind")
+        guard declared == kind.rawValue else {
+            throw object.error("kind", "is '\(declared)' but the file is named \(kind.rawValue).yaml")
+        }
+        let pattern = try object.requiredString("file")
+        guard pattern.contains("{ts}"), !pattern.contains("/") else {
+            throw object.error("file", "must be a plain file name containing {ts}")
+        }
+        let encodingName = try object.string("encoding") ?? "utf-8"
+        guard let encoding = TextEncoding(rawValue: encodingName.lowercased()) else {
+            throw object.error("encoding", "unknown encoding '\(encodingName)' (known: utf-8, windows-1252)")
+        }
+        let delimiterText = try object.string("delimiter") ?? ","
+        let delimiterBytes = Array((delimiterText == "\\t" ? "\t" : delimiterText).utf8)
+        guard delimiterBytes.count == 1, delimiterBytes[0] != UInt8(ascii: "\""),
+              delimiterBytes[0] != 10, delimiterBytes[0] != 13 else {
+            throw object.error("delimiter", "must be a single character other than a quote or a line break")
+        }
+        guard let named = try object.namedObjects("fields", allowed: fieldKeys) else { throw object.missing("fields") }
+        let portalFields = kind.fields
+        var byTarget: [String: FieldMapping] = [:]
+        for (target, spec) in named {
+            guard let portal = portalFields.first(where: { $0.name == target }) else {
+                throw object.error("fields", "'\(target)' is not a portal field of \(kind.rawValue) (fields: \(portalFields.map(\.name).joined(separator: ", ")))")
+            }
+            byTarget[target] = try loadField(spec, target: portal)
+        }
+        for field in portalFields where field.required && byTarget[field.name] == nil {
+            throw object.error("fields", "must map the portal field '\(field.name)'")
+        }
+        let dateTargets = Set(byTarget.values.filter { if case .date = $0.type { return true } else { return false } }.map(\.target))
+        for field in byTarget.values {
+            if let other = field.notBefore, !dateTargets.contains(other) || !dateTargets.contains(field.target) {
+                throw object.error("fields", "\(field.target).not_before must name another date field, found '\(other)'")
+            }
+        }
+        return FileMapping(kind: kind, filePattern: pattern, gzip: pattern.hasSuffix(".gz"), encoding: encoding,
+                           delimiter: delimiterBytes[0], fields: portalFields.compactMap { byTarget[$0.name] },
+                           sourceFile: url.path)
+    }
+
+    private static func loadField(_ spec: YAMLObject, target: PortalField) throws -> FieldMapping {
+        let typeName = try spec.string("type") ?? "text"
+        let type: FieldType
+        switch typeName {
+        case "text": type = .text
+        case "email": type = .email
+        case "integer": type = .integer(min: try spec.int("min"), max: try spec.int("max"))
+        case "date":
+            let format = try spec.string("format") ?? "yyyy-MM-dd"
+            guard let parsed = DateFormat(format) else {
+                throw spec.error("format", "'\(format)' is not a date format (use yyyy, MM or M, dd or d and separators)")
+            }
+            type = .date(parsed)
+        case "enum":
+            guard let pairs = try spec.pairs("values"), !pairs.isEmpty else { throw spec.missing("values") }
+            let caseInsensitive = try spec.bool("case_insensitive") ?? false
+            var values: [String: String] = [:]
+            for (from, to) in pairs {
+                if let domain = target.domain, !domain.contains(to) {
+                    throw spec.error("values", "maps '\(from)' to '\(to)', which is not a portal value of \(target.name) (allowed: \(domain.joined(separator: ", ")))")
+                }
+                values[caseInsensitive ? from.lowercased() : from] = to
+            }
+            type = .enumeration(values: values, caseInsensitive: caseInsensitive)
+        default:
+            throw spec.error("type", "unknown type '\(typeName)' (known: text, integer, date, email, enum)")
+        }
+        if target.domain != nil, case .enumeration = type {} else if let domain = target.domain {
+            throw spec.error("type", "\(target.name) must be an enum mapping to \(domain.joined(separator: ", "))")
+        }
+        for key in ["format"] where spec.node(key) != nil && typeName != "date" {
+            throw spec.error(key, "applies only to type date")
+        }
+        for key in ["min", "max"] where spec.node(key) != nil && typeName != "integer" {
+            throw spec.error(key, "applies only to type integer")
+        }
+        for key in ["values", "case_insensitive"] where spec.node(key) != nil && typeName != "enum" {
+            throw spec.error(key, "applies only to type enum")
+        }
+        var pattern: Pattern?
+        if let source = try spec.string("pattern") {
+            do {
+                pattern = try Pattern(source)
+            } catch {
+                throw spec.error("pattern", "'\(source)' is not a valid regular expression")
+            }
+        }
+        var reference: Reference?
+        if let name = try spec.string("references") {
+            guard let parsed = Reference(rawValue: name) else {
+                throw spec.error("references", "unknown reference '\(name)' (known: \(Reference.allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
+            reference = parsed
+        }
+        let minLength = try spec.int("min_length")
+        let maxLength = try spec.int("max_length")
+        if let minLength, let maxLength, minLength > maxLength {
+            throw spec.error("min_length", "is larger than max_length")
+        }
+        return FieldMapping(target: target.name, column: try spec.string("column") ?? target.name, type: type,
+                            required: try spec.bool("required") ?? target.required, pattern: pattern,
+                            minLength: minLength, maxLength: maxLength, unique: try spec.bool("unique") ?? false,
+                            reference: reference, notBefore: try spec.string("not_before"))
+    }
+}

@@ -1,0 +1,88 @@
+import Foundation
+
+/// A source format, read from one mapping folder: how its deliveries are named and how
+/// each file's columns become the portal's fields.
+///
+/// Another source format is another folder of YAML files, never new Swift code.
+public struct Mapping: Sendable {
+    /// The highest mapping-file version this build understands.
+    public static let supportedVersion = 1
+
+    /// The folder's name, e.g. `skolon-v1`.
+    public var name: String
+    public var delivery: DeliveryLayout
+    public var files: [EntityKind: FileMapping]
+}
+
+/// How a source names and completes its deliveries (`delivery.yaml`).
+public struct DeliveryLayout: Sendable {
+    /// The manifest's file name with `{ts}` for the timestamp; nil when the source writes none.
+    public var manifest: String?
+    /// For sources without a manifest: seconds a file's size and mtime must stay unchanged.
+    public var stableSeconds: Int?
+    /// Kinds every delivery must contain; a delivery without one is refused.
+    public var required: [EntityKind]
+    /// Largest decompressed size accepted for one file, in bytes.
+    public var maxFileBytes: Int64
+}
+
+/// How one kind of data file is read and validated.
+public struct FileMapping: Sendable {
+    public var kind: EntityKind
+    /// The file name with `{ts}` for the delivery timestamp, e.g. `users_{ts}.csv.gz`.
+    public var filePattern: String
+    public var gzip: Bool
+    public var encoding: TextEncoding
+    public var delimiter: UInt8
+    /// One entry per portal field the source provides, in the portal's field order.
+    public var fields: [FieldMapping]
+    /// The mapping file the rules came from, for error messages.
+    public var sourceFile: String
+
+    /// The file name this mapping expects for a delivery timestamp.
+    public func fileName(timestamp: String) -> String {
+        filePattern.replacingOccurrences(of: "{ts}", with: timestamp)
+    }
+}
+
+/// What one source column must hold to become one portal field.
+public struct FieldMapping: Sendable {
+    /// The portal field this column fills.
+    public var target: String
+    /// The source column's header name.
+    public var column: String
+    public var type: FieldType
+    public var required: Bool
+    public var pattern: Pattern?
+    public var minLength: Int?
+    public var maxLength: Int?
+    /// Whether the value must not repeat within the file.
+    public var unique: Bool
+    public var reference: Reference?
+    /// For dates: the portal field this one must not precede (e.g. `valid_to` after `valid_from`).
+    public var notBefore: String?
+}
+
+/// The type a source value is checked and normalised against.
+public enum FieldType: Sendable {
+    case text
+    case integer(min: Int?, max: Int?)
+    /// A date in the given format, normalised to ISO `yyyy-MM-dd`.
+    case date(DateFormat)
+    case email
+    /// Source values mapped to portal values, e.g. `Elev` → `student`; matched exactly
+    /// or, when `caseInsensitive`, ignoring letter case.
+    case enumeration(values: [String: String], caseInsensitive: Bool)
+}
+
+/// What a field's value must name elsewhere.
+public enum Reference: String, Sendable, CaseIterable {
+    /// A person accepted in this delivery's users file.
+    case users = "users.person_id"
+    /// A group accepted in this delivery's groups file.
+    case groups = "groups.group_id"
+    /// A product in the portal's catalogue.
+    case products = "catalogue.products"
+    /// One of the organisation's configured school units.
+    case schoolUnits = "organisation.school_units"
+}

@@ -1,0 +1,367 @@
+/// The character encodings a delivery's CSV files may be declared in by their mapping.
+public enum TextEncoding: String, Sendable {
+    case utf8 = "utf-8"
+    /// What Excel's plain "CSV" save writes in Swedish locales.
+    case windows1252 = "windows-1252"
+}
+
+/// One well-formed CSV record and the physical line it starts on.
+public struct CSVRecord: Sendable, Equatable {
+    /// The 1-based physical line on which the record starts (the header is line 1).
+    public var line: Int
+    public var fields: [String]
+
+    public init(line: Int, fields: [String]) {
+        self.line = line
+        self.fields = fields
+    }
+}
+
+/// A record that could not be read, reported in its place so the run can go on.
+public struct CSVProblem: Sendable, Equatable {
+    public enum Kind: Sendable, Equatable {
+        /// The input ended inside a quoted field; everything after its opening quote is lost.
+        case unclosedQuote
+        /// A quote inside an unquoted field, or something other than a delimiter or line end
+        /// after a closing quote. The rest of that physical line is skipped.
+        case strayQuote
+        /// The record has another number of cells than the header.
+        case wrongCellCount(expected: Int, found: Int)
+        /// The record holds bytes that are not valid in the declared encoding.
+        case invalidEncoding
+    }
+
+    /// The 1-based physical line on which the record starts.
+    public var line: Int
+    public var kind: Kind
+
+    public init(line: Int, kind: Kind) {
+        self.line = line
+        self.kind = kind
+    }
+}
+
+/// What the reader found next: a record, or a problem standing in for one.
+public enum CSVEvent: Sendable, Equatable {
+    case record(CSVRecord)
+    case problem(CSVProblem)
+}
+
+/// An RFC 4180 reader fed chunks of bytes (from inflate), never holding more than a record.
+///
+/// Results do not depend on where chunks are split: state that spans a boundary (a CR
+/// waiting for its LF, a quote that may be doubled, a partial UTF-8 sequence, a partial
+/// byte order mark) is kept between calls. Records end at LF or CRLF; a CR before LF is
+/// dropped, other CRs are data. Empty lines are skipped but counted. The first record is
+/// the header and fixes the number of cells every later record must have.
+///
+/// The reader knows nothing of mappings: turning cells into typed values is validation's job.
+public struct CSVReader {
+    private enum State {
+        /// Before the first byte of a record; empty lines are skipped here.
+        case recordStart
+        /// Right after a delimiter, or at a record's first byte.
+        case fieldStart
+        case unquoted
+        case quoted
+        /// A quote seen inside a quoted field: either half of a doubled quote or the closing one.
+        case quoteInQuoted
+        /// After a stray quote: discarding the rest of the physical line.
+        case skipLine
+    }
+
+    private static let quote = UInt8(ascii: "\"")
+    private static let lineFeed = UInt8(ascii: "\n")
+    private static let carriageReturn = UInt8(ascii: "\r")
+    private static let byteOrderMark: [UInt8] = [0xEF, 0xBB, 0xBF]
+
+    private let delimiter: UInt8
+    private let encoding: TextEncoding
+    /// The first record, once read (it is also emitted as a record).
+    ///
+    /// When the first record is itself a problem, the header stays nil until a well-formed
+    /// record arrives, which then takes its place; callers should treat a problem reported
+    /// before the header as a failure of the whole file.
+    public private(set) var header: [String]?
+
+    private var state = State.recordStart
+    /// A CR was the last byte seen outside a quoted field; the next byte says whether it
+    /// ends the line (LF follows) or is data.
+    private var pendingCarriageReturn = false
+    private var line = 1
+    private var recordLine = 1
+    /// The current field's raw bytes, reused from field to field.
+    private var field: [UInt8] = []
+    private var fields: [String] = []
+    private var recordHasInvalidEncoding = false
+    /// Until the first bytes are known not to be a byte order mark, how many of it matched.
+    private var byteOrderMarkMatched = 0
+    private var atStart = true
+    /// Scratch space for Windows-1252 text re-encoded as UTF-8.
+    private var transcoded: [UInt8] = []
+
+    /// Creates a reader; `delimiter` must be an ASCII byte other than a quote, CR or LF.
+    public init(delimiter: UInt8 = UInt8(ascii: ","), encoding: TextEncoding = .utf8) {
+        self.delimiter = delimiter
+        self.encoding = encoding
+        field.reserveCapacity(256)
+        transcoded.reserveCapacity(256)
+    }
+
+    /// Reads `bytes`, emitting every record (or problem) that ends within them.
+    public mutating func feed(_ bytes: UnsafeRawBufferPointer, _ emit: (CSVEvent) throws -> Void) rethrows {
+        guard var start = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return }
+        var count = bytes.count
+        if atStart {
+            while byteOrderMarkMatched < 3, count > 0, start.pointee == Self.byteOrderMark[byteOrderMarkMatched] {
+                byteOrderMarkMatched += 1
+                start += 1
+                count -= 1
+            }
+            if byteOrderMarkMatched == 3 {
+                atStart = false
+            } else if count > 0 {
+                atStart = false
+                try replayByteOrderMarkPrefix(emit)
+            } else {
+                return
+            }
+        }
+        try parse(start, count, emit)
+    }
+
+    /// Ends the input: emits a last record that lacks a line end, or the unclosed quote.
+    public mutating func finish(_ emit: (CSVEvent) throws -> Void) rethrows {
+        if atStart {
+            atStart = false
+            try replayByteOrderMarkPrefix(emit)
+        }
+        // A CR at the very end can only have been meant as a line end.
+        pendingCarriageReturn = false
+        switch state {
+        case .recordStart, .skipLine:
+            break
+        case .unquoted where fields.isEmpty && field.isEmpty:
+            break
+        case .fieldStart, .unquoted, .quoteInQuoted:
+            endField()
+            try endRecord(emit)
+        case .quoted:
+            try emit(.problem(CSVProblem(line: recordLine, kind: .unclosedQuote)))
+            discardRecord()
+        }
+        state = .recordStart
+    }
+
+    /// Parses bytes that turned out not to be a byte order mark after all.
+    private mutating func replayByteOrderMarkPrefix(_ emit: (CSVEvent) throws -> Void) rethrows {
+        let prefix = Self.byteOrderMark.prefix(byteOrderMarkMatched)
+        byteOrderMarkMatched = 0
+        guard !prefix.isEmpty else { return }
+        try Array(prefix).withUnsafeBufferPointer { buffer in
+            guard let base = buffer.baseAddress else { return }
+            try parse(base, buffer.count, emit)
+        }
+    }
+
+    /// The state machine. Runs of ordinary bytes are scanned and appended in one go, which
+    /// is what makes a gigabyte take seconds rather than minutes.
+    private mutating func parse(_ bytes: UnsafePointer<UInt8>, _ count: Int,
+                                _ emit: (CSVEvent) throws -> Void) rethrows {
+        let delimiter = self.delimiter
+        let quote = Self.quote, lineFeed = Self.lineFeed, carriageReturn = Self.carriageReturn
+        var index = 0
+        while index < count {
+            if pendingCarriageReturn {
+                pendingCarriageReturn = false
+                if bytes[index] != lineFeed { try carriageReturnWasData(emit) }
+            }
+            switch state {
+            case .recordStart:
+                if bytes[index] == lineFeed {
+                    line += 1
+                    index += 1
+                } else {
+                    recordLine = line
+                    state = .fieldStart
+                }
+            case .fieldStart:
+                if bytes[index] == quote {
+                    state = .quoted
+                    index += 1
+                } else {
+                    state = .unquoted
+                }
+            case .unquoted:
+                var end = index
+                while end < count {
+                    let byte = bytes[end]
+                    if byte == delimiter || byte == quote || byte == lineFeed || byte == carriageReturn { break }
+                    end += 1
+                }
+                field.append(contentsOf: UnsafeBufferPointer(start: bytes + index, count: end - index))
+                guard end < count else { return }
+                let byte = bytes[end]
+                index = end + 1
+                if byte == delimiter {
+                    endField()
+                    state = .fieldStart
+                } else if byte == lineFeed {
+                    line += 1
+                    if fields.isEmpty && field.isEmpty {
+                        state = .recordStart  // an empty line
+                    } else {
+                        endField()
+                        try endRecord(emit)
+                    }
+                } else if byte == carriageReturn {
+                    pendingCarriageReturn = true
+                } else {
+                    try rejectStrayQuote(emit)
+                }
+            case .quoted:
+                var end = index
+                while end < count {
+                    let byte = bytes[end]
+                    if byte == quote { break }
+                    if byte == lineFeed { line += 1 }
+                    end += 1
+                }
+                field.append(contentsOf: UnsafeBufferPointer(start: bytes + index, count: end - index))
+                guard end < count else { return }
+                index = end + 1
+                state = .quoteInQuoted
+            case .quoteInQuoted:
+                let byte = bytes[index]
+                index += 1
+                if byte == quote {
+                    field.append(quote)
+                    state = .quoted
+                } else if byte == delimiter {
+                    endField()
+                    state = .fieldStart
+                } else if byte == lineFeed {
+                    line += 1
+                    endField()
+                    try endRecord(emit)
+                } else if byte == carriageReturn {
+                    pendingCarriageReturn = true
+                } else {
+                    try rejectStrayQuote(emit)
+                }
+            case .skipLine:
+                var end = index
+                while end < count && bytes[end] != lineFeed { end += 1 }
+                guard end < count else { return }
+                line += 1
+                index = end + 1
+                state = .recordStart
+            }
+        }
+    }
+
+    /// Handles a CR that turned out not to precede an LF.
+    private mutating func carriageReturnWasData(_ emit: (CSVEvent) throws -> Void) rethrows {
+        switch state {
+        case .quoteInQuoted:
+            try rejectStrayQuote(emit)
+        default:
+            field.append(Self.carriageReturn)
+        }
+    }
+
+    private mutating func rejectStrayQuote(_ emit: (CSVEvent) throws -> Void) rethrows {
+        try emit(.problem(CSVProblem(line: recordLine, kind: .strayQuote)))
+        discardRecord()
+        state = .skipLine
+    }
+
+    private mutating func discardRecord() {
+        field.removeAll(keepingCapacity: true)
+        fields.removeAll(keepingCapacity: true)
+        recordHasInvalidEncoding = false
+    }
+
+    private mutating func endField() {
+        fields.append(decodeField())
+        field.removeAll(keepingCapacity: true)
+    }
+
+    /// Emits the finished record, or the problem that replaces it.
+    private mutating func endRecord(_ emit: (CSVEvent) throws -> Void) rethrows {
+        state = .recordStart
+        // Clearing after the emit lets the array keep its storage when the caller did not.
+        defer { discardRecord() }
+        if recordHasInvalidEncoding {
+            try emit(.problem(CSVProblem(line: recordLine, kind: .invalidEncoding)))
+            return
+        }
+        if let header {
+            if fields.count != header.count {
+                let kind = CSVProblem.Kind.wrongCellCount(expected: header.count, found: fields.count)
+                try emit(.problem(CSVProblem(line: recordLine, kind: kind)))
+                return
+            }
+        } else {
+            header = fields
+        }
+        try emit(.record(CSVRecord(line: recordLine, fields: fields)))
+    }
+
+    /// The current field as text; marks the record when its bytes are not valid text.
+    private mutating func decodeField() -> String {
+        switch encoding {
+        case .utf8:
+            if let text = Self.validUTF8(field) { return text }
+        case .windows1252:
+            if let text = decodeWindows1252() { return text }
+        }
+        recordHasInvalidEncoding = true
+        return ""
+    }
+
+    private static func validUTF8(_ bytes: [UInt8]) -> String? {
+        if #available(macOS 15, iOS 18, tvOS 18, watchOS 11, visionOS 2, *) {
+            return String(validating: bytes, as: UTF8.self)
+        }
+        // Older Darwin lacks String(validating:); decoding repairs, so compare to detect repairs.
+        let text = String(decoding: bytes, as: UTF8.self)
+        return text.utf8.elementsEqual(bytes) ? text : nil
+    }
+
+    private mutating func decodeWindows1252() -> String? {
+        if !field.contains(where: { $0 >= 0x80 }) { return String(decoding: field, as: UTF8.self) }
+        transcoded.removeAll(keepingCapacity: true)
+        for byte in field {
+            let scalar: UInt32
+            switch byte {
+            case 0..<0x80:
+                transcoded.append(byte)
+                continue
+            case 0x80..<0xA0:
+                scalar = UInt32(Self.windows1252C1[Int(byte - 0x80)])
+                if scalar == 0 { return nil }
+            default:
+                scalar = UInt32(byte)  // 0xA0–0xFF are Latin-1
+            }
+            if scalar < 0x800 {
+                transcoded.append(UInt8(0xC0 | scalar >> 6))
+                transcoded.append(UInt8(0x80 | scalar & 0x3F))
+            } else {
+                transcoded.append(UInt8(0xE0 | scalar >> 12))
+                transcoded.append(UInt8(0x80 | (scalar >> 6) & 0x3F))
+                transcoded.append(UInt8(0x80 | scalar & 0x3F))
+            }
+        }
+        return String(decoding: transcoded, as: UTF8.self)
+    }
+
+    /// Windows-1252's characters for 0x80–0x9F, where it differs from Latin-1; 0 marks the
+    /// five bytes it leaves undefined.
+    private static let windows1252C1: [UInt16] = [
+        0x20AC, 0, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021,
+        0x02C6, 0x2030, 0x0160, 0x2039, 0x0152, 0, 0x017D, 0,
+        0, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014,
+        0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0, 0x017E, 0x0178,
+    ]
+}

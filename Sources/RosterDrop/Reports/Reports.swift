@@ -1,0 +1,65 @@
+import Foundation
+import GRDB
+
+/// The outcome of a delivery as the receipt states it.
+public enum DeliveryOutcome: String, Sendable, Codable {
+    case applied
+    case appliedWithRejects = "applied_with_rejects"
+    case held
+    case refused
+    case duplicate
+    case test
+}
+
+/// Writes the two report files of a delivery into a local folder, ready to publish.
+enum ReportWriter {
+    static let rejectsHeader = ["file", "line", "column", "value", "rule", "message_sv", "message_en"]
+    static let receiptHeader = ["delivery", "organisation", "outcome", "entity", "received", "accepted", "rejected",
+                                "created", "updated", "removed"]
+
+    /// Writes `rejects_<ts>.csv.gz` from the staged findings, ordered by file then line.
+    ///
+    /// `files` gives the order of the delivery's files; findings about other names follow.
+    static func writeRejects(_ db: Database, files: [String], to url: URL) throws -> Int {
+        let writer = try GzipWriter(path: url.path)
+        try writer.write(CSVWriter.line(rejectsHeader))
+        var count = 0
+        var rank = "CASE file"
+        for index in files.indices { rank += " WHEN ? THEN \(index)" }
+        rank += " ELSE \(files.count) END"
+        let cursor = try GRDB.Row.fetchCursor(db, sql: """
+            SELECT file, line, column_name, value, rule, detail FROM stage_findings
+            ORDER BY \(files.isEmpty ? "0" : rank), file, line, column_name, rule
+            """, arguments: StatementArguments(files))
+        while let row = try cursor.next() {
+            let ruleID: String = row["rule"]
+            let detail: String = row["detail"]
+            let line: Int = row["line"]
+            let rule = Rule(rawValue: ruleID)
+            let cells = [row["file"], line > 0 ? String(line) : "", row["column_name"], row["value"], ruleID,
+                         rule?.swedish(detail) ?? detail, rule?.english(detail) ?? detail]
+            try writer.write(CSVWriter.line(cells.map(SpreadsheetSafety.neutralise)))
+            count += 1
+        }
+        try writer.close()
+        return count
+    }
+
+    /// Writes `receipt_<ts>.csv`: one row per entity.
+    static func writeReceipt(timestamp: String, organisation: String, outcome: DeliveryOutcome,
+                             counts: [EntityKind: EntityCounts], to url: URL) throws {
+        var text = CSVWriter.line(receiptHeader)
+        for kind in EntityKind.allCases {
+            let entity = counts[kind] ?? EntityCounts()
+            let cells = [timestamp, organisation, outcome.rawValue, kind.rawValue] +
+                [entity.received, entity.accepted, entity.rejected, entity.created, entity.updated, entity.removed].map(String.init)
+            text += CSVWriter.line(cells.map(SpreadsheetSafety.neutralise))
+        }
+        do {
+            try Data(text.utf8).write(to: url)
+        } catch {
+            throw DropFolderError(location: url.deletingLastPathComponent().path, operation: "write \(url.lastPathComponent)",
+                                  reason: "cannot write the receipt locally")
+        }
+    }
+}

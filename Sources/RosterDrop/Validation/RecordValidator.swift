@@ -1,0 +1,144 @@
+/// Checks one CSV record against a file mapping, turning it into portal field values.
+///
+/// It checks what a single row can show: presence, type, format, length, enum values and
+/// in-memory references (school units, product catalogue). Checks that need other rows —
+/// uniqueness and references between files — run afterwards on the staging tables.
+struct RecordValidator {
+    let mapping: FileMapping
+    let file: String
+    /// Per mapped field, the index of its column in the header.
+    let columnIndex: [Int]
+    /// Per portal field of the kind, the index into `mapping.fields`, or nil when unmapped.
+    let portalSlots: [Int?]
+    let keySlots: [Int?]
+    let schoolUnits: Set<String>
+    let products: Set<String>
+    let organisation: String
+
+    /// Prepares a validator for a file whose header is `header`; throws the missing columns
+    /// as file-level findings when a mapped column is absent.
+    static func make(mapping: FileMapping, file: String, header: [String], schoolUnits: Set<String>,
+                     products: Set<String>, organisation: String) throws -> RecordValidator {
+        var indexByName: [String: Int] = [:]
+        for (index, name) in header.enumerated() where indexByName[name.trimmingSpaces] == nil {
+            indexByName[name.trimmingSpaces] = index
+        }
+        var columnIndex: [Int] = []
+        var missing: [Finding] = []
+        for field in mapping.fields {
+            if let index = indexByName[field.column] {
+                columnIndex.append(index)
+            } else {
+                missing.append(Finding(file: file, line: 1, column: field.column, rule: .missingColumn,
+                                       detail: "\(field.column)"))
+            }
+        }
+        if !missing.isEmpty { throw DeliveryRefusal(findings: missing) }
+        let portalSlots = mapping.kind.fields.map { portal in mapping.fields.firstIndex { $0.target == portal.name } }
+        let keySlots = mapping.kind.key.map { key in mapping.fields.firstIndex { $0.target == key } }
+        return RecordValidator(mapping: mapping, file: file, columnIndex: columnIndex, portalSlots: portalSlots,
+                               keySlots: keySlots, schoolUnits: schoolUnits, products: products, organisation: organisation)
+    }
+
+    /// Validates `record`; returns the portal values in `EntityKind.fields` order, or nil
+    /// when the row is rejected (its findings appended to `findings`).
+    func validate(_ record: CSVRecord, findings: inout [Finding]) -> [String?]? {
+        var values = [String?](repeating: nil, count: mapping.fields.count)
+        var rejected = false
+        for (slot, field) in mapping.fields.enumerated() {
+            let raw = record.fields[columnIndex[slot]].trimmingSpaces
+            func reject(_ rule: Rule, _ detail: String = "") {
+                findings.append(Finding(file: file, line: record.line, column: field.column, value: raw, rule: rule, detail: detail))
+                rejected = true
+            }
+            if raw.isEmpty {
+                if field.required { reject(.required) }
+                continue
+            }
+            if let minLength = field.minLength, raw.count < minLength {
+                reject(.length, "min \(minLength)")
+                continue
+            }
+            if let maxLength = field.maxLength, raw.count > maxLength {
+                reject(.length, "max \(maxLength)")
+                continue
+            }
+            if let pattern = field.pattern, !pattern.matches(raw) {
+                reject(.pattern, pattern.source)
+                continue
+            }
+            var value = raw
+            switch field.type {
+            case .text:
+                break
+            case .integer(let min, let max):
+                guard let number = Int(raw) else { reject(.integer); continue }
+                if let min, number < min { reject(.range, "\(min)–\(max.map(String.init) ?? "")"); continue }
+                if let max, number > max { reject(.range, "\(min.map(String.init) ?? "")–\(max)"); continue }
+                value = String(number)
+            case .date(let format):
+                guard let iso = format.isoDate(raw) else { reject(.date, format.text); continue }
+                value = iso
+            case .email:
+                guard EmailAddress.isValid(raw) else { reject(.email); continue }
+            case .enumeration(let map, let caseInsensitive):
+                guard let mapped = map[caseInsensitive ? raw.lowercased() : raw] else {
+                    reject(.enumeration, map.keys.sorted().joined(separator: ", "))
+                    continue
+                }
+                value = mapped
+            }
+            switch field.reference {
+            case .schoolUnits where !schoolUnits.contains(value):
+                reject(.schoolUnitOutOfScope, organisation)
+                continue
+            case .products where !products.contains(value):
+                reject(.unknownProduct)
+                continue
+            default:
+                break
+            }
+            values[slot] = value
+        }
+        for (slot, field) in mapping.fields.enumerated() {
+            guard let other = field.notBefore, let value = values[slot],
+                  let otherSlot = mapping.fields.firstIndex(where: { $0.target == other }),
+                  let otherValue = values[otherSlot] else { continue }
+            if value < otherValue {
+                findings.append(Finding(file: file, line: record.line, column: field.column, value: value,
+                                        rule: .dateOrder, detail: "\(mapping.fields[otherSlot].column) \(otherValue)"))
+                rejected = true
+            }
+        }
+        if rejected { return nil }
+        return portalSlots.map { slot in slot.flatMap { values[$0] } }
+    }
+
+    /// The record's key values as delivered (trimmed), or nil when a key cell is empty.
+    ///
+    /// A rejected row's key protects the portal's record with that key from removal.
+    func rawKey(_ record: CSVRecord) -> [String]? {
+        var key: [String] = []
+        for slot in keySlots {
+            guard let slot else { return nil }
+            let raw = record.fields[columnIndex[slot]].trimmingSpaces
+            if raw.isEmpty { return nil }
+            key.append(raw)
+        }
+        return key
+    }
+}
+
+extension String {
+    /// The string without leading and trailing spaces, tabs and non-breaking spaces.
+    var trimmingSpaces: String {
+        func isSpace(_ scalar: Unicode.Scalar) -> Bool { scalar == " " || scalar == "\t" || scalar == "\u{A0}" }
+        let scalars = unicodeScalars
+        guard let first = scalars.first, let last = scalars.last, isSpace(first) || isSpace(last) else { return self }
+        var start = scalars.startIndex
+        var end = scalars.endIndex
+        while start < end && isSpace(scalars[start]) { start = scalars.index(after: start) }
+        while end > start && isSpace(scalars[scalars.index(before: end)]) { end = scalars.index(before: end) }
+        return String(scalars[start..<end])
+    }
+}

@@ -1,0 +1,143 @@
+/// A stable identifier for one kind of problem, with the messages support staff hand on.
+///
+/// Rule ids are part of the reject report's contract: scripts and support notes refer to
+/// them, so an id never changes meaning. Messages say what is wrong and what to do, in
+/// Swedish and English; `detail` carries the specifics (an expected format, other lines).
+public enum Rule: String, Sendable, CaseIterable {
+    case unclosedQuote = "csv.unclosed_quote"
+    case strayQuote = "csv.stray_quote"
+    case cellCount = "csv.cell_count"
+    case encoding = "csv.encoding"
+    case required = "field.required"
+    case pattern = "field.pattern"
+    case length = "field.length"
+    case integer = "field.integer"
+    case range = "field.range"
+    case date = "field.date"
+    case dateOrder = "field.date_order"
+    case email = "field.email"
+    case enumeration = "field.enum"
+    case duplicate = "unique.duplicate"
+    case unknownPerson = "reference.person"
+    case unknownGroup = "reference.group"
+    case unknownProduct = "reference.product"
+    case schoolUnitOutOfScope = "scope.school_unit"
+    case otherOrganisation = "scope.other_organisation"
+    case missingColumn = "file.missing_column"
+    case unreadableFile = "file.unreadable"
+    case tooLarge = "file.too_large"
+    case manifestMissingFile = "manifest.missing_file"
+    case manifestUnlisted = "manifest.unlisted_file"
+    case manifestRows = "manifest.rows"
+    case manifestChecksum = "manifest.checksum"
+    case manifestInvalid = "manifest.invalid"
+    case missingKind = "delivery.missing_file"
+    case stale = "delivery.stale"
+    case removalsSuspended = "delivery.removals_suspended"
+
+    /// The Swedish message, with `detail` filled in.
+    public func swedish(_ detail: String) -> String {
+        switch self {
+        case .unclosedQuote: return "Ett citattecken öppnas men stängs aldrig; resten av filen kunde inte läsas. Kontrollera citattecknen på raden."
+        case .strayQuote: return "Ett citattecken står mitt i ett fält. Omge hela fältet med citattecken och dubblera citattecken inuti (\"\")."
+        case .cellCount: return "Raden har fel antal fält (\(detail)). Kontrollera avgränsare och citattecken."
+        case .encoding: return "Raden innehåller tecken som inte är giltiga i filens teckenkodning (\(detail)). Spara filen i rätt kodning."
+        case .required: return "Fältet är obligatoriskt men saknar värde. Fyll i det i källsystemet."
+        case .pattern: return "Värdet har fel format (förväntat: \(detail)). Rätta värdet i källsystemet."
+        case .length: return "Värdet har fel längd (\(detail))."
+        case .integer: return "Värdet ska vara ett heltal."
+        case .range: return "Värdet ligger utanför tillåtet intervall (\(detail))."
+        case .date: return "Datumet är ogiltigt eller har fel format (förväntat: \(detail))."
+        case .dateOrder: return "Slutdatumet ligger före startdatumet (\(detail))."
+        case .email: return "E-postadressen är inte giltig. Rätta den i Skolon eller skolans register."
+        case .enumeration: return "Värdet är inte tillåtet (tillåtna värden: \(detail))."
+        case .duplicate: return "Samma id förekommer på flera rader (\(detail)); ingen av raderna används. Ta bort dubbletten."
+        case .unknownPerson: return "Personen finns inte bland leveransens godkända användare (\(detail))."
+        case .unknownGroup: return "Gruppen finns inte bland leveransens godkända grupper."
+        case .unknownProduct: return "Produkten finns inte i portalens produktkatalog."
+        case .schoolUnitOutOfScope: return "Skolenheten hör inte till organisationen \(detail). Raden rör inte en annan organisations data."
+        case .otherOrganisation: return "Personen är redan kopplad till en annan organisation i portalen; raden används inte."
+        case .missingColumn: return "Kolumnen saknas i filens rubrikrad (\(detail)). Filen kunde inte läsas in."
+        case .unreadableFile: return "Filen kunde inte läsas: \(detail). Ingenting i leveransen har lästs in."
+        case .tooLarge: return "Filen är större än tillåtet när den packas upp (\(detail)). Ingenting i leveransen har lästs in."
+        case .manifestMissingFile: return "Filen står i manifestet men finns inte i leveransen. Ingenting i leveransen har lästs in."
+        case .manifestUnlisted: return "Filen hör till leveransen men står inte i manifestet. Ingenting i leveransen har lästs in."
+        case .manifestRows: return "Antalet rader stämmer inte med manifestet (\(detail)). Ingenting i leveransen har lästs in."
+        case .manifestChecksum: return "Filens kontrollsumma stämmer inte med manifestet; filen kan vara skadad eller ofullständig. Ingenting i leveransen har lästs in."
+        case .manifestInvalid: return "Manifestet kunde inte läsas (\(detail)). Ingenting i leveransen har lästs in."
+        case .missingKind: return "Leveransen saknar en obligatorisk fil (\(detail)). Ingenting i leveransen har lästs in."
+        case .stale: return "Leveransen är äldre än en som redan lästs in (\(detail)) och används inte."
+        case .removalsSuspended: return "Filen har rader som inte kunde läsas; därför tas inget bort för den här filen i denna leverans."
+        }
+    }
+
+    /// The English message, with `detail` filled in.
+    public func english(_ detail: String) -> String {
+        switch self {
+        case .unclosedQuote: return "A quote is opened but never closed; the rest of the file could not be read. Check the quotes on this line."
+        case .strayQuote: return "A quote character stands inside a field. Quote the whole field and double any quote inside it (\"\")."
+        case .cellCount: return "The row has the wrong number of fields (\(detail)). Check delimiters and quotes."
+        case .encoding: return "The row has characters that are not valid in the file's encoding (\(detail)). Save the file in the right encoding."
+        case .required: return "This field is required but empty. Fill it in at the source."
+        case .pattern: return "The value has the wrong format (expected: \(detail)). Correct it at the source."
+        case .length: return "The value has the wrong length (\(detail))."
+        case .integer: return "The value must be a whole number."
+        case .range: return "The value is out of range (\(detail))."
+        case .date: return "The date is invalid or in the wrong format (expected: \(detail))."
+        case .dateOrder: return "The end date is before the start date (\(detail))."
+        case .email: return "The e-mail address is not valid. Correct it in Skolon or the school's register."
+        case .enumeration: return "The value is not allowed (allowed values: \(detail))."
+        case .duplicate: return "The same id appears on several rows (\(detail)); none of them is used. Remove the duplicate."
+        case .unknownPerson: return "The person is not among this delivery's accepted users (\(detail))."
+        case .unknownGroup: return "The group is not among this delivery's accepted groups."
+        case .unknownProduct: return "The product is not in the portal's product catalogue."
+        case .schoolUnitOutOfScope: return "The school unit does not belong to organisation \(detail). A row can never change another organisation's data."
+        case .otherOrganisation: return "The person is already linked to another organisation in the portal; the row is not used."
+        case .missingColumn: return "The column is missing from the file's header row (\(detail)). The file could not be read."
+        case .unreadableFile: return "The file could not be read: \(detail). Nothing in the delivery was applied."
+        case .tooLarge: return "The file is larger than allowed once decompressed (\(detail)). Nothing in the delivery was applied."
+        case .manifestMissingFile: return "The manifest lists this file but the delivery does not contain it. Nothing in the delivery was applied."
+        case .manifestUnlisted: return "The file belongs to the delivery but is not listed in the manifest. Nothing in the delivery was applied."
+        case .manifestRows: return "The number of rows does not match the manifest (\(detail)). Nothing in the delivery was applied."
+        case .manifestChecksum: return "The file's checksum does not match the manifest; it may be damaged or incomplete. Nothing in the delivery was applied."
+        case .manifestInvalid: return "The manifest could not be read (\(detail)). Nothing in the delivery was applied."
+        case .missingKind: return "The delivery lacks a required file (\(detail)). Nothing in the delivery was applied."
+        case .stale: return "The delivery is older than one already applied (\(detail)) and is not used."
+        case .removalsSuspended: return "The file has rows that could not be read; nothing is removed for this file in this delivery."
+        }
+    }
+
+    /// Whether this problem refuses the whole delivery rather than one row.
+    public var refusesDelivery: Bool {
+        switch self {
+        case .unclosedQuote, .missingColumn, .unreadableFile, .tooLarge, .manifestMissingFile, .manifestUnlisted,
+             .manifestRows, .manifestChecksum, .manifestInvalid, .missingKind, .stale:
+            return true
+        default:
+            return false
+        }
+    }
+}
+
+/// One problem found in a delivery, located well enough for a school's IT admin to fix it.
+public struct Finding: Sendable, Equatable {
+    /// The delivered file's name.
+    public var file: String
+    /// The 1-based physical line on which the record starts; 0 for a whole-file problem.
+    public var line: Int
+    /// The source column's header name; empty for a whole-row or whole-file problem.
+    public var column: String
+    /// The offending value as delivered (personal data: reports only, never logs).
+    public var value: String
+    public var rule: Rule
+    public var detail: String
+
+    public init(file: String, line: Int, column: String = "", value: String = "", rule: Rule, detail: String = "") {
+        self.file = file
+        self.line = line
+        self.column = column
+        self.value = value
+        self.rule = rule
+        self.detail = detail
+    }
+}

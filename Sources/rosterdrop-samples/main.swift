@@ -1,0 +1,2 @@
+// Placeholder until the generator CLI lands; replace this file.
+print("rosterdrop-samples: not built yet")
