@@ -41,10 +41,14 @@ extension DemoOrganisation {
         insertDuplicatedPerson(into: &delivery, seed: seed, using: &rng, otherUnit: otherUnit)
 
         // An unquoted comma in a hand-edited family name splits the row into nine cells.
-        var split = badPerson(BadNumber.wrongCellCount).row
-        split.insert("Lindqvist", at: 4)
-        split[3] = "Berg"
-        insert(split, into: &delivery.users, using: &rng)
+        var split = badPerson(BadNumber.wrongCellCount)
+        split.familyName = "Berg"
+        split.eppn = nil
+        split.email = SwedishNames.email(given: split.givenName, family: "BergLindqvist", number: BadNumber.wrongCellCount,
+                                         domain: emailDomain)
+        var cells = split.row
+        cells.insert(" Lindqvist", at: 4)
+        insert(cells, into: &delivery.users, using: &rng)
 
         if let group = roster.groups.first {
             let stranger = personID(seed: seed, number: BadNumber.neverDelivered)

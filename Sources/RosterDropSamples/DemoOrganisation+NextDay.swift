@@ -48,7 +48,10 @@ extension DemoOrganisation {
         leave(cast.movedClass, "8A")
         leave(cast.movedClass, "Ma 8A")
         join(cast.movedClass, "8B")
-        join(cast.joiningTeacher, "Svenska åk 9")
+        let teacherGroups = Set(roster.memberships.filter { $0.personID == cast.joiningTeacher }.map(\.groupID))
+        if let newGroup = roster.groups.first(where: { $0.schoolUnitCode == units.first?.code && !teacherGroups.contains($0.groupID) }) {
+            join(cast.joiningTeacher, newGroup.name)
+        }
 
         if let removedGroup = groupID(named: "Engelska åk 6") {
             roster.groups.removeAll { $0.groupID == removedGroup }

@@ -55,18 +55,16 @@ struct NationalPerson {
         personID = SampleIdentifier.uuidLike(seed: seed, stream: Self.idStream, index: index)
         isTeacher = rng.chance(perMille: 90)
         let given = rng.below(SwedishNames.given.count)
-        var family = rng.below(SwedishNames.family.count)
+        let family = rng.below(SwedishNames.family.count)
         let drawnUnit = rng.below(units)
         unit = index < baseUsers ? index * units / baseUsers : drawnUnit
-        if change == .renamed { family = (family + 1 + index % 7) % SwedishNames.family.count }
         givenName = SwedishNames.given[given]
-        familyName = SwedishNames.family[family]
+        // A change must not consume draws: everything after it (groups, orders) stays as it was.
+        familyName = SwedishNames.family[change == .renamed ? (family + 1 + index % 7) % SwedishNames.family.count : family]
 
+        // A renamed person keeps the address made from their old name, as Skolon does.
         let number = index + 1
         let local = "\(Self.foldedGiven[given]).\(Self.foldedFamily[family])\(number)"
-        // A renamed person keeps the address made from their old name, as Skolon does.
-        let addressFamily = change == .renamed ? rng.below(0) : 0
-        _ = addressFamily
         email = change == .newEmail ? "\(local)@ny.\(Self.emailDomain)" : "\(local)@\(Self.emailDomain)"
         eppn = rng.chance(perMille: 200)
             ? nil : "\(Self.foldedGiven[given].prefix(3))\(Self.foldedFamily[family].prefix(3))\(number)@\(Self.emailDomain)"

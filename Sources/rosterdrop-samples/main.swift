@@ -1,2 +1,2 @@
-// Placeholder until the generator CLI lands; replace this file.
-print("rosterdrop-samples: not built yet")
+// The entry point stays a one-liner: everything the tool does lives in RosterDropSamples.
+SamplesCommand.main()

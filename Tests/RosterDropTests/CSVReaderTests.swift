@@ -2,7 +2,7 @@ import Testing
 @testable import RosterDrop
 
 /// A small deterministic generator (SplitMix64), so random chunkings repeat run to run.
-struct SeededGenerator: RandomNumberGenerator {
+private struct SeededGenerator: RandomNumberGenerator {
     var state: UInt64
 
     mutating func next() -> UInt64 {
@@ -15,7 +15,7 @@ struct SeededGenerator: RandomNumberGenerator {
 }
 
 /// Reads `bytes` fed in pieces of the given lengths (cycled), returning every event.
-func readCSV(_ bytes: [UInt8], chunks: [Int] = [], delimiter: UInt8 = UInt8(ascii: ","),
+func readCSVEvents(_ bytes: [UInt8], chunks: [Int] = [], delimiter: UInt8 = UInt8(ascii: ","),
              encoding: TextEncoding = .utf8) -> [CSVEvent] {
     var reader = CSVReader(delimiter: delimiter, encoding: encoding)
     var events: [CSVEvent] = []
@@ -32,8 +32,8 @@ func readCSV(_ bytes: [UInt8], chunks: [Int] = [], delimiter: UInt8 = UInt8(asci
     return events
 }
 
-func readCSV(_ text: String, chunks: [Int] = [], delimiter: UInt8 = UInt8(ascii: ",")) -> [CSVEvent] {
-    readCSV(Array(text.utf8), chunks: chunks, delimiter: delimiter)
+func readCSVEvents(_ text: String, chunks: [Int] = [], delimiter: UInt8 = UInt8(ascii: ",")) -> [CSVEvent] {
+    readCSVEvents(Array(text.utf8), chunks: chunks, delimiter: delimiter)
 }
 
 private func record(_ line: Int, _ fields: String...) -> CSVEvent {
@@ -55,13 +55,13 @@ struct CSVReaderTests {
     }
 
     @Test func quotedFieldsHoldDelimitersQuotesAndEmptyValues() {
-        let events = readCSV("a,b,c\n\"x,y\",\"say \"\"hi\"\"\",\"\"\n,,\n")
+        let events = readCSVEvents("a,b,c\n\"x,y\",\"say \"\"hi\"\"\",\"\"\n,,\n")
         #expect(events == [record(1, "a", "b", "c"), record(2, "x,y", "say \"hi\"", ""), record(3, "", "", "")])
     }
 
     @Test func quotedNewlinesAdvanceTheLineCounter() {
         let text = "id,note\n1,\"two\nlines\"\n2,\"crlf\r\ninside\"\r\n3,plain\n"
-        #expect(readCSV(text) == [
+        #expect(readCSVEvents(text) == [
             record(1, "id", "note"),
             record(2, "1", "two\nlines"),
             record(4, "2", "crlf\r\ninside"),  // the line break inside quotes is data, kept as is
@@ -70,44 +70,44 @@ struct CSVReaderTests {
     }
 
     @Test func crlfLineEndsAndAFinalRecordWithoutLineEnd() {
-        #expect(readCSV("a,b\r\n1,2\r\n3,4") == [record(1, "a", "b"), record(2, "1", "2"), record(3, "3", "4")])
-        #expect(readCSV("a,b\r\n1,\"2\"") == [record(1, "a", "b"), record(2, "1", "2")])
-        #expect(readCSV("a,b\r\n1,2\r") == [record(1, "a", "b"), record(2, "1", "2")])
-        #expect(readCSV("a,b\n1,") == [record(1, "a", "b"), record(2, "1", "")])
+        #expect(readCSVEvents("a,b\r\n1,2\r\n3,4") == [record(1, "a", "b"), record(2, "1", "2"), record(3, "3", "4")])
+        #expect(readCSVEvents("a,b\r\n1,\"2\"") == [record(1, "a", "b"), record(2, "1", "2")])
+        #expect(readCSVEvents("a,b\r\n1,2\r") == [record(1, "a", "b"), record(2, "1", "2")])
+        #expect(readCSVEvents("a,b\n1,") == [record(1, "a", "b"), record(2, "1", "")])
     }
 
     @Test func aCarriageReturnNotBeforeALineFeedIsData() {
-        #expect(readCSV("a,b\nx\ry,z\n") == [record(1, "a", "b"), record(2, "x\ry", "z")])
+        #expect(readCSVEvents("a,b\nx\ry,z\n") == [record(1, "a", "b"), record(2, "x\ry", "z")])
     }
 
     @Test func emptyLinesAreSkippedButCounted() {
         let text = "\na,b\n\n\r\n1,2\n\n\n3,4\n\n"
-        #expect(readCSV(text) == [record(2, "a", "b"), record(5, "1", "2"), record(8, "3", "4")])
+        #expect(readCSVEvents(text) == [record(2, "a", "b"), record(5, "1", "2"), record(8, "3", "4")])
         // A quoted empty field is a record, not an empty line.
-        #expect(readCSV("a\n\"\"\n\nb\n") == [record(1, "a"), record(2, ""), record(4, "b")])
+        #expect(readCSVEvents("a\n\"\"\n\nb\n") == [record(1, "a"), record(2, ""), record(4, "b")])
     }
 
     @Test func byteOrderMarkIsSkipped() {
         let bytes: [UInt8] = [0xEF, 0xBB, 0xBF] + Array("id,namn\n1,Åsa\n".utf8)
         let expected = [record(1, "id", "namn"), record(2, "1", "Åsa")]
-        #expect(readCSV(bytes) == expected)
-        #expect(readCSV(bytes, chunks: [1]) == expected)
-        #expect(readCSV(bytes, chunks: [2, 5]) == expected)
+        #expect(readCSVEvents(bytes) == expected)
+        #expect(readCSVEvents(bytes, chunks: [1]) == expected)
+        #expect(readCSVEvents(bytes, chunks: [2, 5]) == expected)
         // Only at the very start: later it is an ordinary (zero-width) character.
-        #expect(readCSV(Array("a\n\u{FEFF}b\n".utf8)) == [record(1, "a"), record(2, "\u{FEFF}b")])
+        #expect(readCSVEvents(Array("a\n\u{FEFF}b\n".utf8)) == [record(1, "a"), record(2, "\u{FEFF}b")])
     }
 
     @Test func partialByteOrderMarkIsParsedAsData() {
         // EF BB followed by something else is not a BOM, and not valid UTF-8 either.
         let bytes: [UInt8] = [0xEF, 0xBB, 0x41, 0x0A, 0x42, 0x0A]
-        #expect(readCSV(bytes, chunks: [1]) == [problem(1, .invalidEncoding), record(2, "B")])
-        #expect(readCSV([0xEF], chunks: [1]) == [problem(1, .invalidEncoding)])
+        #expect(readCSVEvents(bytes, chunks: [1]) == [problem(1, .invalidEncoding), record(2, "B")])
+        #expect(readCSVEvents([0xEF], chunks: [1]) == [problem(1, .invalidEncoding)])
         // Windows-1252 shows the same bytes as text.
-        #expect(readCSV([0xEF, 0xBB, 0x41], chunks: [1], encoding: .windows1252) == [record(1, "ï»A")])
+        #expect(readCSVEvents([0xEF, 0xBB, 0x41], chunks: [1], encoding: .windows1252) == [record(1, "ï»A")])
     }
 
     @Test func wrongCellCountIsAProblemInsteadOfARecord() {
-        let events = readCSV("a,b,c\n1,2,3\n1,2\n1,2,3,4\n\"x,y\",2,3\n")
+        let events = readCSVEvents("a,b,c\n1,2,3\n1,2\n1,2,3,4\n\"x,y\",2,3\n")
         #expect(events == [
             record(1, "a", "b", "c"),
             record(2, "1", "2", "3"),
@@ -118,12 +118,12 @@ struct CSVReaderTests {
     }
 
     @Test func strayQuoteInAnUnquotedFieldSkipsTheLine() {
-        let events = readCSV("a,b\n1,2\"x\",y\n3,4\n")
+        let events = readCSVEvents("a,b\n1,2\"x\",y\n3,4\n")
         #expect(events == [record(1, "a", "b"), problem(2, .strayQuote), record(3, "3", "4")])
     }
 
     @Test func textAfterAClosingQuoteIsAStrayQuote() {
-        let events = readCSV("a,b\n\"1\"x,2\n\"3\" ,4\n\"5\"\r6\n7,8\r\n")
+        let events = readCSVEvents("a,b\n\"1\"x,2\n\"3\" ,4\n\"5\"\r6\n7,8\r\n")
         #expect(events == [
             record(1, "a", "b"),
             problem(2, .strayQuote),
@@ -134,21 +134,21 @@ struct CSVReaderTests {
     }
 
     @Test func strayQuoteInAMultiLineRecordIsReportedWhereTheRecordStarts() {
-        let events = readCSV("a,b\n\"one\ntwo\"oops,x\n1,2\n")
+        let events = readCSVEvents("a,b\n\"one\ntwo\"oops,x\n1,2\n")
         #expect(events == [record(1, "a", "b"), problem(2, .strayQuote), record(4, "1", "2")])
     }
 
     @Test func unclosedQuoteIsOneProblemAtTheRecordsFirstLine() {
-        let events = readCSV("a,b\n1,2\n3,\"never closed\n4,5\n6,7\n")
+        let events = readCSVEvents("a,b\n1,2\n3,\"never closed\n4,5\n6,7\n")
         #expect(events == [record(1, "a", "b"), record(2, "1", "2"), problem(3, .unclosedQuote)])
-        #expect(readCSV("a\n\"") == [record(1, "a"), problem(2, .unclosedQuote)])
+        #expect(readCSVEvents("a\n\"") == [record(1, "a"), problem(2, .unclosedQuote)])
     }
 
     @Test func invalidUTF8IsAProblemForThatRecordOnly() {
         let bytes = Array("a,b\n".utf8) + [0xC3, 0x28, 0x2C, 0x78, 0x0A] + Array("\"é\",ok\n".utf8)
             + [0xE2, 0x82, 0x0A]  // a sequence cut short by the line end
             + Array("z,\"q\"\n".utf8)
-        let events = readCSV(bytes)
+        let events = readCSVEvents(bytes)
         #expect(events == [
             record(1, "a", "b"),
             problem(2, .invalidEncoding),
@@ -162,7 +162,7 @@ struct CSVReaderTests {
         let text = "namn,ort\nÅsa,Göteborg 😀\n€,\"ß,ü\"\n"
         let expected = [record(1, "namn", "ort"), record(2, "Åsa", "Göteborg 😀"), record(3, "€", "ß,ü")]
         for chunks in [[1], [2], [3], [5, 1, 2]] {
-            #expect(readCSV(text, chunks: chunks) == expected)
+            #expect(readCSVEvents(text, chunks: chunks) == expected)
         }
     }
 
@@ -171,7 +171,7 @@ struct CSVReaderTests {
         let bytes: [UInt8] = Array("f".utf8) + [0xF6] + Array("rnamn;ort\n".utf8)
             + [0xC5] + Array("sa;V".utf8) + [0xE4] + Array("ster".utf8) + [0xE5] + Array("s\n".utf8)
             + [0xD6] + Array("rjan;pris 5 ".utf8) + [0x80, 0x0A]
-        let events = readCSV(bytes, chunks: [3], delimiter: UInt8(ascii: ";"), encoding: .windows1252)
+        let events = readCSVEvents(bytes, chunks: [3], delimiter: UInt8(ascii: ";"), encoding: .windows1252)
         #expect(events == [record(1, "förnamn", "ort"), record(2, "Åsa", "Västerås"), record(3, "Örjan", "pris 5 €")])
     }
 
@@ -179,13 +179,13 @@ struct CSVReaderTests {
         let c1: [UInt8] = [0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8A, 0x8B, 0x8C, 0x8E,
                            0x91, 0x92, 0x93, 0x94, 0x95, 0x96, 0x97, 0x98, 0x99, 0x9A, 0x9B, 0x9C, 0x9E, 0x9F]
         let bytes = c1 + [0x2C, 0xA0, 0xA9, 0xFF, 0x0A]
-        #expect(readCSV(bytes, encoding: .windows1252) == [record(1, "‚ƒ„…†‡ˆ‰Š‹ŒŽ‘’“”•–—˜™š›œžŸ", "\u{A0}©ÿ")])
+        #expect(readCSVEvents(bytes, encoding: .windows1252) == [record(1, "‚ƒ„…†‡ˆ‰Š‹ŒŽ‘’“”•–—˜™š›œžŸ", "\u{A0}©ÿ")])
     }
 
     @Test func windows1252UndefinedBytesAreInvalid() {
         for undefined: UInt8 in [0x81, 0x8D, 0x8F, 0x90, 0x9D] {
             let bytes = Array("a\n".utf8) + [0x78, undefined, 0x0A] + Array("b\n".utf8)
-            #expect(readCSV(bytes, encoding: .windows1252) == [record(1, "a"), problem(2, .invalidEncoding), record(3, "b")])
+            #expect(readCSVEvents(bytes, encoding: .windows1252) == [record(1, "a"), problem(2, .invalidEncoding), record(3, "b")])
         }
     }
 
@@ -199,12 +199,12 @@ struct CSVReaderTests {
     }
 
     @Test func semicolonDelimiterLeavesCommasAlone() {
-        #expect(readCSV("a;b\n1,5;\"x;y\"\n", delimiter: UInt8(ascii: ";")) == [record(1, "a", "b"), record(2, "1,5", "x;y")])
+        #expect(readCSVEvents("a;b\n1,5;\"x;y\"\n", delimiter: UInt8(ascii: ";")) == [record(1, "a", "b"), record(2, "1,5", "x;y")])
     }
 
     @Test func emptyInputHasNoEvents() {
-        #expect(readCSV("").isEmpty)
-        #expect(readCSV("\n\r\n\n").isEmpty)
+        #expect(readCSVEvents("").isEmpty)
+        #expect(readCSVEvents("\n\r\n\n").isEmpty)
     }
 
     /// Every feature at once, so that any chunk boundary lands on something awkward.
@@ -230,24 +230,24 @@ struct CSVReaderTests {
     ]
 
     @Test func wholeInputGivesTheExpectedEvents() {
-        #expect(readCSV(Self.awkwardInput) == Self.awkwardEvents)
+        #expect(readCSVEvents(Self.awkwardInput) == Self.awkwardEvents)
     }
 
     @Test func oneByteAtATimeGivesIdenticalEvents() {
-        #expect(readCSV(Self.awkwardInput, chunks: [1]) == Self.awkwardEvents)
+        #expect(readCSVEvents(Self.awkwardInput, chunks: [1]) == Self.awkwardEvents)
     }
 
     @Test(arguments: [1, 2, 3, 42, 2024])
     func randomChunkSizesGiveIdenticalEvents(seed: UInt64) {
         var generator = SeededGenerator(state: seed)
         let chunks = (0..<64).map { _ in Int.random(in: 1...9, using: &generator) }
-        #expect(readCSV(Self.awkwardInput, chunks: chunks) == Self.awkwardEvents)
+        #expect(readCSVEvents(Self.awkwardInput, chunks: chunks) == Self.awkwardEvents)
     }
 
     @Test func everySplitPointGivesIdenticalEvents() {
         let input = Self.awkwardInput
         for split in 0...input.count {
-            #expect(readCSV(input, chunks: [max(split, 1), input.count]) == Self.awkwardEvents, "split at \(split)")
+            #expect(readCSVEvents(input, chunks: [max(split, 1), input.count]) == Self.awkwardEvents, "split at \(split)")
         }
     }
 }

@@ -34,10 +34,10 @@ struct CSVWriterTests {
         let text = rows.map { CSVWriter.line($0) }.joined()
         let expectedLines = [1, 2, 3, 6, 7, 8, 9]
         let expected = zip(expectedLines, rows).map { CSVEvent.record(CSVRecord(line: $0, fields: $1)) }
-        #expect(readCSV(text) == expected)
-        #expect(readCSV(text, chunks: [1]) == expected)
+        #expect(readCSVEvents(text) == expected)
+        #expect(readCSVEvents(text, chunks: [1]) == expected)
 
         let semicolonText = rows.map { CSVWriter.line($0, delimiter: ";") }.joined()
-        #expect(readCSV(semicolonText, chunks: [2, 3], delimiter: UInt8(ascii: ";")) == expected)
+        #expect(readCSVEvents(semicolonText, chunks: [2, 3], delimiter: UInt8(ascii: ";")) == expected)
     }
 }

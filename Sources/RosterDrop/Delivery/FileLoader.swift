@@ -62,7 +62,7 @@ final class FileLoader {
     /// Reads the whole file at `url`; throws `DeliveryRefusal` for a file-level problem.
     func run(url: URL) throws -> FileLoad {
         guard let handle = FileHandle(forReadingAtPath: url.path) else {
-            throw DeliveryRefusal(findings: [Finding(file: name, line: 0, rule: .unreadableFile, detail: "cannot open")])
+            throw DeliveryRefusal(findings: [Finding(file: name, line: 0, rule: .unreadableFile, detail: Rule.Unreadable.cannotOpen)])
         }
         defer { try? handle.close() }
         var hasher = SHA256()
@@ -89,25 +89,24 @@ final class FileLoader {
         } catch let error as GzipError {
             switch error.kind {
             case .tooLarge(let limit):
-                throw DeliveryRefusal(findings: [Finding(file: name, line: 0, rule: .tooLarge, detail: "\(limit) bytes")])
+                throw DeliveryRefusal(findings: [Finding(file: name, line: 0, rule: .tooLarge, detail: "\(limit)")])
             default:
                 throw DeliveryRefusal(findings: [Finding(file: name, line: 0, rule: .unreadableFile, detail: Self.explain(error))])
             }
         }
         if validator == nil {
-            throw DeliveryRefusal(findings: [Finding(file: name, line: 0, rule: .unreadableFile, detail: "no header row")])
+            throw DeliveryRefusal(findings: [Finding(file: name, line: 0, rule: .unreadableFile, detail: Rule.Unreadable.noHeader)])
         }
-        load.sha256 = hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        load.sha256 = Digest.hex(hasher.finalize())
         return load
     }
 
     private static func explain(_ error: GzipError) -> String {
         switch error.kind {
-        case .notGzip: return "not a gzip file"
-        case .truncated: return "the gzip data ends early (truncated upload?)"
-        case .corrupt: return "the gzip data is corrupt"
-        case .tooLarge(let limit): return "larger than \(limit) bytes"
-        case .io: return "read error"
+        case .notGzip: return Rule.Unreadable.notGzip
+        case .truncated: return Rule.Unreadable.truncated
+        case .corrupt: return Rule.Unreadable.corrupt
+        case .tooLarge, .io: return Rule.Unreadable.cannotOpen
         }
     }
 
@@ -135,7 +134,7 @@ final class FileLoader {
             }
         case .problem(let problem):
             guard validator != nil else {
-                throw DeliveryRefusal(findings: [Finding(file: name, line: problem.line, rule: .unreadableFile, detail: "the header row is not valid CSV")])
+                throw DeliveryRefusal(findings: [Finding(file: name, line: problem.line, rule: .unreadableFile, detail: Rule.Unreadable.noHeader)])
             }
             load.records += 1
             load.rejected += 1
@@ -146,7 +145,7 @@ final class FileLoader {
             case .strayQuote:
                 findings.append(Finding(file: name, line: problem.line, rule: .strayQuote))
             case .wrongCellCount(let expected, let found):
-                findings.append(Finding(file: name, line: problem.line, rule: .cellCount, detail: "expected \(expected), found \(found)"))
+                findings.append(Finding(file: name, line: problem.line, rule: .cellCount, detail: "\(expected)/\(found)"))
             case .invalidEncoding:
                 findings.append(Finding(file: name, line: problem.line, rule: .encoding, detail: mapping.encoding.rawValue))
             }

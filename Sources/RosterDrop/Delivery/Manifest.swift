@@ -14,7 +14,7 @@ public struct Manifest: Sendable, Equatable {
     /// Throws a `Finding`-ready message when the manifest itself is malformed.
     public static func read(_ url: URL) throws -> Manifest {
         guard let data = FileManager.default.contents(atPath: url.path), data.count <= 1 << 20 else {
-            throw ManifestError(reason: "cannot be read or is larger than 1 MiB")
+            throw ManifestError(line: 1, reason: "cannot be read or is larger than 1 MiB")
         }
         var reader = CSVReader()
         var events: [CSVEvent] = []
@@ -25,36 +25,37 @@ public struct Manifest: Sendable, Equatable {
         for event in events {
             switch event {
             case .problem(let problem):
-                throw ManifestError(reason: "line \(problem.line) is not valid CSV")
+                throw ManifestError(line: problem.line, reason: "not valid CSV")
             case .record(let record):
-                guard let columns = header else {
+                guard header != nil else {
                     header = record.fields.map(\.trimmingSpaces)
                     guard header == ["file", "rows", "sha256"] else {
-                        throw ManifestError(reason: "the header must be file,rows,sha256")
+                        throw ManifestError(line: record.line, reason: "the header must be file,rows,sha256")
                     }
                     continue
                 }
-                _ = columns
                 let name = record.fields[0].trimmingSpaces
                 let sha = record.fields[2].trimmingSpaces.lowercased()
-                guard DropFileName.isSafe(name) else { throw ManifestError(reason: "line \(record.line) names an unusable file") }
+                guard DropFileName.isSafe(name) else { throw ManifestError(line: record.line, reason: "names an unusable file") }
                 guard let rows = Int(record.fields[1].trimmingSpaces), rows >= 0 else {
-                    throw ManifestError(reason: "line \(record.line): rows is not a whole number")
+                    throw ManifestError(line: record.line, reason: "rows is not a whole number")
                 }
                 guard sha.utf8.count == 64, sha.utf8.allSatisfy({ ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }) else {
-                    throw ManifestError(reason: "line \(record.line): sha256 is not 64 hex digits")
+                    throw ManifestError(line: record.line, reason: "sha256 is not 64 hex digits")
                 }
-                guard entries[name] == nil else { throw ManifestError(reason: "line \(record.line) lists \(name) twice") }
+                guard entries[name] == nil else { throw ManifestError(line: record.line, reason: "lists a file twice") }
                 entries[name] = Entry(rows: rows, sha256: sha)
             }
         }
-        guard header != nil else { throw ManifestError(reason: "it is empty") }
+        guard header != nil else { throw ManifestError(line: 1, reason: "empty") }
         return Manifest(entries: entries)
     }
 }
 
 /// Why a manifest could not be read.
 public struct ManifestError: Error, CustomStringConvertible {
+    /// The manifest line at fault (1 for the header or an empty file).
+    public var line: Int
     public var reason: String
-    public var description: String { reason }
+    public var description: String { "line \(line): \(reason)" }
 }

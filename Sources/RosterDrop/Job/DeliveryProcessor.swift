@@ -151,7 +151,7 @@ struct DeliveryProcessor {
         do {
             return try Manifest.read(local)
         } catch let error as ManifestError {
-            throw DeliveryRefusal(findings: [Finding(file: file.name, line: 0, rule: .manifestInvalid, detail: error.reason)])
+            throw DeliveryRefusal(findings: [Finding(file: file.name, line: 0, rule: .manifestInvalid, detail: String(error.line))])
         }
     }
 
@@ -173,7 +173,7 @@ struct DeliveryProcessor {
         }
         if delivery.files[.memberships] != nil, delivery.files[.groups] == nil || delivery.files[.users] == nil {
             let expected = mapping.files[.groups]?.fileName(timestamp: delivery.timestamp) ?? "groups"
-            findings.append(Finding(file: expected, line: 0, rule: .missingKind, detail: "\(expected), needed by memberships"))
+            findings.append(Finding(file: expected, line: 0, rule: .missingKind, detail: expected))
         }
         if !findings.isEmpty { throw DeliveryRefusal(findings: findings) }
     }
@@ -185,7 +185,7 @@ struct DeliveryProcessor {
         }
         if entry.rows != load.records {
             throw DeliveryRefusal(findings: [Finding(file: load.name, line: 0, rule: .manifestRows,
-                                                     detail: "manifest \(entry.rows), file \(load.records)")])
+                                                     detail: "\(entry.rows)/\(load.records)")])
         }
     }
 
@@ -209,7 +209,7 @@ struct DeliveryProcessor {
         for (kind, load) in loads.sorted(by: { $0.key < $1.key }) {
             hasher.update(data: Data("\(kind.rawValue)=\(load.sha256)\n".utf8))
         }
-        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        return Digest.hex(hasher.finalize())
     }
 
     private func registerOrganisation(_ db: Database) throws {

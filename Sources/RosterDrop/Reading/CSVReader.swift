@@ -90,22 +90,23 @@ public struct CSVReader {
     private var pendingCarriageReturn = false
     private var line = 1
     private var recordLine = 1
-    /// The current field's raw bytes, reused from field to field.
-    private var field: [UInt8] = []
+    /// Storage for the current field's raw bytes (the first `fieldLength`), reused from field
+    /// to field; emptying it is then a store, not a call into Array.
+    private var fieldStorage = [UInt8](repeating: 0, count: 256)
+    private var fieldLength = 0
+    /// All the current field's bytes OR-ed together: below 0x80 means plain ASCII, which
+    /// needs no validation or transcoding.
+    private var fieldBitsSeen: UInt8 = 0
     private var fields: [String] = []
     private var recordHasInvalidEncoding = false
     /// Until the first bytes are known not to be a byte order mark, how many of it matched.
     private var byteOrderMarkMatched = 0
     private var atStart = true
-    /// Scratch space for Windows-1252 text re-encoded as UTF-8.
-    private var transcoded: [UInt8] = []
 
     /// Creates a reader; `delimiter` must be an ASCII byte other than a quote, CR or LF.
     public init(delimiter: UInt8 = UInt8(ascii: ","), encoding: TextEncoding = .utf8) {
         self.delimiter = delimiter
         self.encoding = encoding
-        field.reserveCapacity(256)
-        transcoded.reserveCapacity(256)
     }
 
     /// Reads `bytes`, emitting every record (or problem) that ends within them.
@@ -141,7 +142,7 @@ public struct CSVReader {
         switch state {
         case .recordStart, .skipLine:
             break
-        case .unquoted where fields.isEmpty && field.isEmpty:
+        case .unquoted where fields.isEmpty && fieldLength == 0:
             break
         case .fieldStart, .unquoted, .quoteInQuoted:
             endField()
@@ -194,12 +195,14 @@ public struct CSVReader {
                 }
             case .unquoted:
                 var end = index
+                var bitsSeen: UInt8 = 0
                 while end < count {
                     let byte = bytes[end]
                     if byte == delimiter || byte == quote || byte == lineFeed || byte == carriageReturn { break }
+                    bitsSeen |= byte
                     end += 1
                 }
-                field.append(contentsOf: UnsafeBufferPointer(start: bytes + index, count: end - index))
+                appendToField(bytes + index, end - index, bitsSeen: bitsSeen)
                 guard end < count else { return }
                 let byte = bytes[end]
                 index = end + 1
@@ -208,7 +211,7 @@ public struct CSVReader {
                     state = .fieldStart
                 } else if byte == lineFeed {
                     line += 1
-                    if fields.isEmpty && field.isEmpty {
+                    if fields.isEmpty && fieldLength == 0 {
                         state = .recordStart  // an empty line
                     } else {
                         endField()
@@ -221,13 +224,15 @@ public struct CSVReader {
                 }
             case .quoted:
                 var end = index
+                var bitsSeen: UInt8 = 0
                 while end < count {
                     let byte = bytes[end]
                     if byte == quote { break }
                     if byte == lineFeed { line += 1 }
+                    bitsSeen |= byte
                     end += 1
                 }
-                field.append(contentsOf: UnsafeBufferPointer(start: bytes + index, count: end - index))
+                appendToField(bytes + index, end - index, bitsSeen: bitsSeen)
                 guard end < count else { return }
                 index = end + 1
                 state = .quoteInQuoted
@@ -235,7 +240,7 @@ public struct CSVReader {
                 let byte = bytes[index]
                 index += 1
                 if byte == quote {
-                    field.append(quote)
+                    appendToField(quote)
                     state = .quoted
                 } else if byte == delimiter {
                     endField()
@@ -266,7 +271,7 @@ public struct CSVReader {
         case .quoteInQuoted:
             try rejectStrayQuote(emit)
         default:
-            field.append(Self.carriageReturn)
+            appendToField(Self.carriageReturn)
         }
     }
 
@@ -276,15 +281,35 @@ public struct CSVReader {
         state = .skipLine
     }
 
+    private mutating func appendToField(_ start: UnsafePointer<UInt8>, _ count: Int, bitsSeen: UInt8) {
+        guard count > 0 else { return }
+        let offset = fieldLength
+        let needed = offset + count
+        if needed > fieldStorage.count {
+            fieldStorage.append(contentsOf: repeatElement(0, count: max(needed, 2 * fieldStorage.count) - fieldStorage.count))
+        }
+        fieldStorage.withUnsafeMutableBufferPointer { storage in
+            storage.baseAddress.map { ($0 + offset).update(from: start, count: count) }
+        }
+        fieldLength = needed
+        fieldBitsSeen |= bitsSeen
+    }
+
+    private mutating func appendToField(_ byte: UInt8) {
+        withUnsafePointer(to: byte) { appendToField($0, 1, bitsSeen: byte) }
+    }
+
     private mutating func discardRecord() {
-        field.removeAll(keepingCapacity: true)
+        fieldLength = 0
+        fieldBitsSeen = 0
         fields.removeAll(keepingCapacity: true)
         recordHasInvalidEncoding = false
     }
 
     private mutating func endField() {
         fields.append(decodeField())
-        field.removeAll(keepingCapacity: true)
+        fieldLength = 0
+        fieldBitsSeen = 0
     }
 
     /// Emits the finished record, or the problem that replaces it.
@@ -310,50 +335,96 @@ public struct CSVReader {
 
     /// The current field as text; marks the record when its bytes are not valid text.
     private mutating func decodeField() -> String {
-        switch encoding {
-        case .utf8:
-            if let text = Self.validUTF8(field) { return text }
-        case .windows1252:
-            if let text = decodeWindows1252() { return text }
+        let isASCII = fieldBitsSeen < 0x80
+        let encoding = self.encoding
+        let text: String? = fieldStorage.withUnsafeBufferPointer { storage in
+            let bytes = UnsafeBufferPointer(rebasing: storage[0..<fieldLength])
+            if isASCII { return String(decoding: bytes, as: UTF8.self) }
+            switch encoding {
+            case .utf8:
+                return Self.isValidUTF8(bytes) ? String(decoding: bytes, as: UTF8.self) : nil
+            case .windows1252:
+                return Self.decodeWindows1252(bytes)
+            }
         }
-        recordHasInvalidEncoding = true
-        return ""
+        guard let text else {
+            recordHasInvalidEncoding = true
+            return ""
+        }
+        return text
     }
 
-    private static func validUTF8(_ bytes: [UInt8]) -> String? {
-        if #available(macOS 15, iOS 18, tvOS 18, watchOS 11, visionOS 2, *) {
-            return String(validating: bytes, as: UTF8.self)
-        }
-        // Older Darwin lacks String(validating:); decoding repairs, so compare to detect repairs.
-        let text = String(decoding: bytes, as: UTF8.self)
-        return text.utf8.elementsEqual(bytes) ? text : nil
-    }
-
-    private mutating func decodeWindows1252() -> String? {
-        if !field.contains(where: { $0 >= 0x80 }) { return String(decoding: field, as: UTF8.self) }
-        transcoded.removeAll(keepingCapacity: true)
-        for byte in field {
-            let scalar: UInt32
-            switch byte {
+    /// Checks UTF-8 by RFC 3629: no overlong forms, no surrogates, nothing past U+10FFFF.
+    ///
+    /// Hand-written because `String(decoding:)` silently repairs, and the generic
+    /// `String(validating:)` looked up type metadata per call, which showed in profiles.
+    static func isValidUTF8(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        let count = bytes.count
+        var index = 0
+        func isContinuation(_ offset: Int) -> Bool { bytes[index + offset] & 0xC0 == 0x80 }
+        while index < count {
+            let lead = bytes[index]
+            switch lead {
             case 0..<0x80:
-                transcoded.append(byte)
-                continue
-            case 0x80..<0xA0:
-                scalar = UInt32(Self.windows1252C1[Int(byte - 0x80)])
-                if scalar == 0 { return nil }
+                index += 1
+            case 0xC2..<0xE0:
+                guard index + 1 < count, isContinuation(1) else { return false }
+                index += 2
+            case 0xE0..<0xF0:
+                guard index + 2 < count, isContinuation(1), isContinuation(2) else { return false }
+                let second = bytes[index + 1]
+                if lead == 0xE0 && second < 0xA0 { return false }  // overlong
+                if lead == 0xED && second >= 0xA0 { return false }  // UTF-16 surrogate
+                index += 3
+            case 0xF0..<0xF5:
+                guard index + 3 < count, isContinuation(1), isContinuation(2), isContinuation(3) else { return false }
+                let second = bytes[index + 1]
+                if lead == 0xF0 && second < 0x90 { return false }  // overlong
+                if lead == 0xF4 && second >= 0x90 { return false }  // past U+10FFFF
+                index += 4
             default:
-                scalar = UInt32(byte)  // 0xA0–0xFF are Latin-1
-            }
-            if scalar < 0x800 {
-                transcoded.append(UInt8(0xC0 | scalar >> 6))
-                transcoded.append(UInt8(0x80 | scalar & 0x3F))
-            } else {
-                transcoded.append(UInt8(0xE0 | scalar >> 12))
-                transcoded.append(UInt8(0x80 | (scalar >> 6) & 0x3F))
-                transcoded.append(UInt8(0x80 | scalar & 0x3F))
+                return false  // a stray continuation byte, C0/C1 (always overlong) or F5–FF
             }
         }
-        return String(decoding: transcoded, as: UTF8.self)
+        return true
+    }
+
+    /// Windows-1252 bytes as a String, or nil when one of the five undefined bytes occurs.
+    static func decodeWindows1252(_ bytes: UnsafeBufferPointer<UInt8>) -> String? {
+        var isValid = true
+        // Every byte becomes at most three UTF-8 bytes (the C1 replacements like € are U+20xx).
+        let text = String(unsafeUninitializedCapacity: 3 * bytes.count) { output in
+            var length = 0
+            for byte in bytes {
+                let scalar: UInt32
+                switch byte {
+                case 0..<0x80:
+                    output[length] = byte
+                    length += 1
+                    continue
+                case 0x80..<0xA0:
+                    scalar = UInt32(windows1252C1[Int(byte - 0x80)])
+                    if scalar == 0 {
+                        isValid = false
+                        return 0
+                    }
+                default:
+                    scalar = UInt32(byte)  // 0xA0–0xFF are Latin-1
+                }
+                if scalar < 0x800 {
+                    output[length] = UInt8(0xC0 | scalar >> 6)
+                    output[length + 1] = UInt8(0x80 | scalar & 0x3F)
+                    length += 2
+                } else {
+                    output[length] = UInt8(0xE0 | scalar >> 12)
+                    output[length + 1] = UInt8(0x80 | (scalar >> 6) & 0x3F)
+                    output[length + 2] = UInt8(0x80 | scalar & 0x3F)
+                    length += 3
+                }
+            }
+            return length
+        }
+        return isValid ? text : nil
     }
 
     /// Windows-1252's characters for 0x80–0x9F, where it differs from Latin-1; 0 marks the

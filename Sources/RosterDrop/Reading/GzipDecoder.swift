@@ -11,7 +11,7 @@ import Darwin
 /// could trust, so this is thrown rather than collected as a finding.
 public struct GzipError: Error, Equatable, CustomStringConvertible {
     /// What went wrong.
-    public enum Kind: Equatable {
+    public enum Kind: Equatable, Sendable {
         /// The data does not start with the gzip magic bytes 1f 8b.
         case notGzip
         /// zlib rejected the data; the associated value is zlib's own message.

@@ -59,7 +59,7 @@ struct CrossFileChecks {
             for row in rows[(keepFirst ? index + 1 : index)..<end] {
                 let line: Int = row["line"]
                 findings.append(Finding(file: file(kind), line: line, column: header, value: key.joined(separator: " "),
-                                        rule: .duplicate, detail: "lines \(shown)"))
+                                        rule: .duplicate, detail: shown))
                 if (row["rejected"] as Int) == 0 { rejectedLines.append(line) }
             }
             index = end
@@ -82,9 +82,8 @@ struct CrossFileChecks {
             """)
         let findings = rows.map { row -> Finding in
             let present: Bool = row["present"]
-            let detail = rule == .unknownPerson
-                ? (present ? "its row in the users file was rejected" : "not in the users file") : ""
-            return Finding(file: file(kind), line: row["line"], column: field.column, value: row["value"] ?? "", rule: rule, detail: detail)
+            let specific: Rule = rule == .unknownPerson && present ? .rejectedPerson : rule
+            return Finding(file: file(kind), line: row["line"], column: field.column, value: row["value"] ?? "", rule: specific)
         }
         try StagingArea.insert(findings, db)
         try markRejected(kind, lines: rows.map { $0["line"] })

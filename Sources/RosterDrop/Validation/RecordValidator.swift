@@ -56,11 +56,11 @@ struct RecordValidator {
                 continue
             }
             if let minLength = field.minLength, raw.count < minLength {
-                reject(.length, "min \(minLength)")
+                reject(.length, "min:\(minLength)")
                 continue
             }
             if let maxLength = field.maxLength, raw.count > maxLength {
-                reject(.length, "max \(maxLength)")
+                reject(.length, "max:\(maxLength)")
                 continue
             }
             if let pattern = field.pattern, !pattern.matches(raw) {

@@ -19,6 +19,7 @@ public enum Rule: String, Sendable, CaseIterable {
     case enumeration = "field.enum"
     case duplicate = "unique.duplicate"
     case unknownPerson = "reference.person"
+    case rejectedPerson = "reference.person_rejected"
     case unknownGroup = "reference.group"
     case unknownProduct = "reference.product"
     case schoolUnitOutOfScope = "scope.school_unit"
@@ -40,32 +41,33 @@ public enum Rule: String, Sendable, CaseIterable {
         switch self {
         case .unclosedQuote: return "Ett citattecken öppnas men stängs aldrig; resten av filen kunde inte läsas. Kontrollera citattecknen på raden."
         case .strayQuote: return "Ett citattecken står mitt i ett fält. Omge hela fältet med citattecken och dubblera citattecken inuti (\"\")."
-        case .cellCount: return "Raden har fel antal fält (\(detail)). Kontrollera avgränsare och citattecken."
+        case .cellCount: return "Raden har fel antal fält (förväntat \(part(detail, 0)), hittade \(part(detail, 1))). Kontrollera avgränsare och citattecken."
         case .encoding: return "Raden innehåller tecken som inte är giltiga i filens teckenkodning (\(detail)). Spara filen i rätt kodning."
         case .required: return "Fältet är obligatoriskt men saknar värde. Fyll i det i källsystemet."
         case .pattern: return "Värdet har fel format (förväntat: \(detail)). Rätta värdet i källsystemet."
-        case .length: return "Värdet har fel längd (\(detail))."
+        case .length: return detail.hasPrefix("min:") ? "Värdet är för kort (minst \(part(detail, 1)) tecken)." : "Värdet är för långt (högst \(part(detail, 1)) tecken)."
         case .integer: return "Värdet ska vara ett heltal."
         case .range: return "Värdet ligger utanför tillåtet intervall (\(detail))."
         case .date: return "Datumet är ogiltigt eller har fel format (förväntat: \(detail))."
         case .dateOrder: return "Slutdatumet ligger före startdatumet (\(detail))."
         case .email: return "E-postadressen är inte giltig. Rätta den i Skolon eller skolans register."
         case .enumeration: return "Värdet är inte tillåtet (tillåtna värden: \(detail))."
-        case .duplicate: return "Samma id förekommer på flera rader (\(detail)); ingen av raderna används. Ta bort dubbletten."
-        case .unknownPerson: return "Personen finns inte bland leveransens godkända användare (\(detail))."
+        case .duplicate: return "Samma id förekommer på flera rader (rad \(detail)); dubbletterna används inte. Ta bort dubbletten i källsystemet."
+        case .unknownPerson: return "Personen finns inte i leveransens användarfil. Kontrollera person_id eller skicka med personen."
+        case .rejectedPerson: return "Personens rad i användarfilen underkändes, så raden används inte. Rätta först personens rad."
         case .unknownGroup: return "Gruppen finns inte bland leveransens godkända grupper."
         case .unknownProduct: return "Produkten finns inte i portalens produktkatalog."
         case .schoolUnitOutOfScope: return "Skolenheten hör inte till organisationen \(detail). Raden rör inte en annan organisations data."
         case .otherOrganisation: return "Personen är redan kopplad till en annan organisation i portalen; raden används inte."
         case .missingColumn: return "Kolumnen saknas i filens rubrikrad (\(detail)). Filen kunde inte läsas in."
-        case .unreadableFile: return "Filen kunde inte läsas: \(detail). Ingenting i leveransen har lästs in."
-        case .tooLarge: return "Filen är större än tillåtet när den packas upp (\(detail)). Ingenting i leveransen har lästs in."
+        case .unreadableFile: return "Filen kunde inte läsas (\(Self.swedishReason(detail))). Ingenting i leveransen har lästs in."
+        case .tooLarge: return "Filen är större än tillåtet när den packas upp (över \(detail) byte). Ingenting i leveransen har lästs in."
         case .manifestMissingFile: return "Filen står i manifestet men finns inte i leveransen. Ingenting i leveransen har lästs in."
         case .manifestUnlisted: return "Filen hör till leveransen men står inte i manifestet. Ingenting i leveransen har lästs in."
-        case .manifestRows: return "Antalet rader stämmer inte med manifestet (\(detail)). Ingenting i leveransen har lästs in."
+        case .manifestRows: return "Antalet rader stämmer inte med manifestet (manifestet: \(part(detail, 0)), filen: \(part(detail, 1))). Ingenting i leveransen har lästs in."
         case .manifestChecksum: return "Filens kontrollsumma stämmer inte med manifestet; filen kan vara skadad eller ofullständig. Ingenting i leveransen har lästs in."
-        case .manifestInvalid: return "Manifestet kunde inte läsas (\(detail)). Ingenting i leveransen har lästs in."
-        case .missingKind: return "Leveransen saknar en obligatorisk fil (\(detail)). Ingenting i leveransen har lästs in."
+        case .manifestInvalid: return "Manifestet kunde inte läsas (rad \(detail)): det ska ha rubriken file,rows,sha256 och en rad per fil med antal rader och sha256 i hex. Ingenting i leveransen har lästs in."
+        case .missingKind: return "Leveransen saknar en fil som krävs (\(detail)). Ingenting i leveransen har lästs in."
         case .stale: return "Leveransen är äldre än en som redan lästs in (\(detail)) och används inte."
         case .removalsSuspended: return "Filen har rader som inte kunde läsas; därför tas inget bort för den här filen i denna leverans."
         }
@@ -76,35 +78,71 @@ public enum Rule: String, Sendable, CaseIterable {
         switch self {
         case .unclosedQuote: return "A quote is opened but never closed; the rest of the file could not be read. Check the quotes on this line."
         case .strayQuote: return "A quote character stands inside a field. Quote the whole field and double any quote inside it (\"\")."
-        case .cellCount: return "The row has the wrong number of fields (\(detail)). Check delimiters and quotes."
+        case .cellCount: return "The row has the wrong number of fields (expected \(part(detail, 0)), found \(part(detail, 1))). Check delimiters and quotes."
         case .encoding: return "The row has characters that are not valid in the file's encoding (\(detail)). Save the file in the right encoding."
         case .required: return "This field is required but empty. Fill it in at the source."
         case .pattern: return "The value has the wrong format (expected: \(detail)). Correct it at the source."
-        case .length: return "The value has the wrong length (\(detail))."
+        case .length: return detail.hasPrefix("min:") ? "The value is too short (at least \(part(detail, 1)) characters)." : "The value is too long (at most \(part(detail, 1)) characters)."
         case .integer: return "The value must be a whole number."
         case .range: return "The value is out of range (\(detail))."
         case .date: return "The date is invalid or in the wrong format (expected: \(detail))."
         case .dateOrder: return "The end date is before the start date (\(detail))."
         case .email: return "The e-mail address is not valid. Correct it in Skolon or the school's register."
         case .enumeration: return "The value is not allowed (allowed values: \(detail))."
-        case .duplicate: return "The same id appears on several rows (\(detail)); none of them is used. Remove the duplicate."
-        case .unknownPerson: return "The person is not among this delivery's accepted users (\(detail))."
+        case .duplicate: return "The same id appears on several rows (lines \(detail)); the duplicates are not used. Remove the duplicate at the source."
+        case .unknownPerson: return "The person is not in the delivery's users file. Check the person_id or include the person."
+        case .rejectedPerson: return "The person's row in the users file was rejected, so this row is not used. Fix the person's row first."
         case .unknownGroup: return "The group is not among this delivery's accepted groups."
         case .unknownProduct: return "The product is not in the portal's product catalogue."
         case .schoolUnitOutOfScope: return "The school unit does not belong to organisation \(detail). A row can never change another organisation's data."
         case .otherOrganisation: return "The person is already linked to another organisation in the portal; the row is not used."
         case .missingColumn: return "The column is missing from the file's header row (\(detail)). The file could not be read."
-        case .unreadableFile: return "The file could not be read: \(detail). Nothing in the delivery was applied."
-        case .tooLarge: return "The file is larger than allowed once decompressed (\(detail)). Nothing in the delivery was applied."
+        case .unreadableFile: return "The file could not be read (\(Self.englishReason(detail))). Nothing in the delivery was applied."
+        case .tooLarge: return "The file is larger than allowed once decompressed (over \(detail) bytes). Nothing in the delivery was applied."
         case .manifestMissingFile: return "The manifest lists this file but the delivery does not contain it. Nothing in the delivery was applied."
         case .manifestUnlisted: return "The file belongs to the delivery but is not listed in the manifest. Nothing in the delivery was applied."
-        case .manifestRows: return "The number of rows does not match the manifest (\(detail)). Nothing in the delivery was applied."
+        case .manifestRows: return "The number of rows does not match the manifest (manifest: \(part(detail, 0)), file: \(part(detail, 1))). Nothing in the delivery was applied."
         case .manifestChecksum: return "The file's checksum does not match the manifest; it may be damaged or incomplete. Nothing in the delivery was applied."
-        case .manifestInvalid: return "The manifest could not be read (\(detail)). Nothing in the delivery was applied."
-        case .missingKind: return "The delivery lacks a required file (\(detail)). Nothing in the delivery was applied."
+        case .manifestInvalid: return "The manifest could not be read (line \(detail)): it needs the header file,rows,sha256 and one row per file with its row count and hex sha256. Nothing in the delivery was applied."
+        case .missingKind: return "The delivery lacks a file it needs (\(detail)). Nothing in the delivery was applied."
         case .stale: return "The delivery is older than one already applied (\(detail)) and is not used."
         case .removalsSuspended: return "The file has rows that could not be read; nothing is removed for this file in this delivery."
         }
+    }
+
+    /// Reasons a file cannot be read, as codes in `detail`.
+    public enum Unreadable {
+        public static let notGzip = "not_gzip"
+        public static let truncated = "truncated"
+        public static let corrupt = "corrupt"
+        public static let noHeader = "no_header"
+        public static let cannotOpen = "cannot_open"
+    }
+
+    private static func swedishReason(_ code: String) -> String {
+        switch code {
+        case Unreadable.notGzip: return "filen är inte gzip-komprimerad"
+        case Unreadable.truncated: return "den komprimerade filen tar slut för tidigt; den är troligen ofullständigt uppladdad"
+        case Unreadable.corrupt: return "den komprimerade filen är skadad"
+        case Unreadable.noHeader: return "filen saknar rubrikrad"
+        default: return "filen kunde inte öppnas"
+        }
+    }
+
+    private static func englishReason(_ code: String) -> String {
+        switch code {
+        case Unreadable.notGzip: return "the file is not gzip-compressed"
+        case Unreadable.truncated: return "the compressed file ends early; it was probably not uploaded completely"
+        case Unreadable.corrupt: return "the compressed file is damaged"
+        case Unreadable.noHeader: return "the file has no header row"
+        default: return "the file could not be opened"
+        }
+    }
+
+    /// The `index`th `/`-separated part of a detail such as `8/9`.
+    private func part(_ detail: String, _ index: Int) -> String {
+        let parts = detail.split(separator: "/", omittingEmptySubsequences: false)
+        return index < parts.count ? String(parts[index]) : ""
     }
 
     /// Whether this problem refuses the whole delivery rather than one row.

@@ -1,0 +1,158 @@
+import Foundation
+import GRDB
+@testable import RosterDrop
+
+/// A throwaway job setup: a temporary folder with a config, drop folders, a product
+/// catalogue and a real SQLite portal database, plus helpers to deliver files and read results.
+final class TestDrop {
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent()
+    static let skolonMapping = repository.appendingPathComponent("mappings/skolon-v1").path
+    static let usersHeader = "person_id,role,given_name,family_name,email,school_unit_code,grade,eppn"
+    static let groupsHeader = "group_id,name,type,school_unit_code"
+    static let membershipsHeader = "group_id,person_id"
+    static let ordersHeader = "order_id,person_id,product_id,license_type,valid_from,valid_to"
+    static let productA = "9789140000001"
+    static let productB = "9789140000002"
+
+    let root: URL
+    let configPath: String
+    let databasePath: String
+
+    init(organisations: [(String, [String])] = [("org1", ["12345678", "23456789"])], mapping: String = TestDrop.skolonMapping) throws {
+        root = FileManager.default.temporaryDirectory.appendingPathComponent("rosterdrop-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        databasePath = root.appendingPathComponent("portal.sqlite").path
+        configPath = root.appendingPathComponent("config.yaml").path
+        var config = "database: portal.sqlite\norganisations:\n"
+        for (id, units) in organisations {
+            try FileManager.default.createDirectory(at: root.appendingPathComponent("drop/\(id)/inbox"), withIntermediateDirectories: true)
+            config += "  - id: \(id)\n    school_units: [\(units.map { "\"\($0)\"" }.joined(separator: ", "))]\n"
+            config += "    drop: drop/\(id)\n    mappings: \(mapping)\n"
+        }
+        try config.write(toFile: configPath, atomically: true, encoding: .utf8)
+        let products = "product_id,title\n\(Self.productA),Matematik 5000+ 1a\n\(Self.productB),Svenska Direkt 7\n"
+        let productsPath = root.appendingPathComponent("products.csv").path
+        try products.write(toFile: productsPath, atomically: true, encoding: .utf8)
+        _ = try ProductCatalogue.importCSV(at: productsPath, into: PortalDatabase(path: databasePath))
+    }
+
+    deinit { try? FileManager.default.removeItem(at: root) }
+
+    func inbox(_ org: String = "org1") -> URL { root.appendingPathComponent("drop/\(org)/inbox") }
+    func folder(_ org: String, _ area: String) -> URL { root.appendingPathComponent("drop/\(org)/\(area)") }
+
+    /// Writes a delivery: each given file gzip'd under its canonical name (header added), and
+    /// a manifest that agrees with them unless `manifest` is false.
+    @discardableResult
+    func deliver(_ ts: String, org: String = "org1", users: [String]? = nil, groups: [String]? = nil,
+                 memberships: [String]? = nil, orders: [String]? = nil, manifest: Bool = true) throws -> [String: Data] {
+        var files: [String: Data] = [:]
+        let parts: [(String, String, [String]?)] = [
+            ("users", Self.usersHeader, users), ("groups", Self.groupsHeader, groups),
+            ("memberships", Self.membershipsHeader, memberships), ("distribution_orders", Self.ordersHeader, orders),
+        ]
+        var manifestText = "file,rows,sha256\n"
+        for (kind, header, rows) in parts {
+            guard let rows else { continue }
+            let name = "\(kind)_\(ts).csv.gz"
+            let data = try Self.gzip(([header] + rows).joined(separator: "\n") + "\n")
+            try data.write(to: inbox(org).appendingPathComponent(name))
+            files[name] = data
+            manifestText += "\(name),\(rows.count),\(Digest.sha256Hex(data))\n"
+        }
+        if manifest {
+            try manifestText.write(to: inbox(org).appendingPathComponent("manifest_\(ts).csv"), atomically: true, encoding: .utf8)
+        }
+        return files
+    }
+
+    static func gzip(_ text: String) throws -> Data {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("gz-\(UUID().uuidString).gz").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let writer = try GzipWriter(path: path)
+        try writer.write(text)
+        try writer.close()
+        return try Data(contentsOf: URL(fileURLWithPath: path))
+    }
+
+    func run(dryRun: Bool = false, at date: Date = Date(timeIntervalSince1970: 1_795_000_000)) throws -> RunSummary {
+        let configuration = try JobConfiguration.load(path: configPath)
+        return try SyncJob(configuration: configuration, dryRun: dryRun, now: { date }).run()
+    }
+
+    func database() throws -> DatabaseQueue { try DatabaseQueue(path: databasePath) }
+
+    func rows(_ sql: String, _ arguments: StatementArguments = []) throws -> [GRDB.Row] {
+        try database().read { try GRDB.Row.fetchAll($0, sql: sql, arguments: arguments) }
+    }
+
+    func count(_ sql: String, _ arguments: StatementArguments = []) throws -> Int {
+        try database().read { try Int.fetchOne($0, sql: sql, arguments: arguments) ?? 0 }
+    }
+
+    func execute(_ sql: String, _ arguments: StatementArguments = []) throws {
+        try database().write { try $0.execute(sql: sql, arguments: arguments) }
+    }
+
+    /// Every table's rows as text, to compare the whole database before and after.
+    func snapshot(portalOnly: Bool = false) throws -> String {
+        let ledger = portalOnly ? [] : ["runs", "deliveries", "findings"]
+        return try database().read { db in
+            var text = ""
+            for table in ["organisations", "school_units", "accounts", "groups", "memberships", "licenses"] + ledger {
+                let rows = try GRDB.Row.fetchAll(db, sql: "SELECT * FROM \(table) ORDER BY 1, 2")
+                text += "\(table): \(rows.map(\.description).joined(separator: "; "))\n"
+            }
+            return text
+        }
+    }
+
+    func files(_ org: String = "org1", _ area: String) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: folder(org, area).path)) ?? []).sorted()
+    }
+
+    /// The rows of a CSV report in the outbox (gunzipped when it ends in .gz), header included.
+    func report(_ name: String, org: String = "org1") throws -> [[String]] {
+        let url = folder(org, "outbox").appendingPathComponent(name)
+        var bytes = Data()
+        if name.hasSuffix(".gz") {
+            try gunzipFile(atPath: url.path, limit: 1 << 30) { bytes.append(contentsOf: $0) }
+        } else {
+            bytes = try Data(contentsOf: url)
+        }
+        var reader = CSVReader()
+        var rows: [[String]] = []
+        bytes.withUnsafeBytes { reader.feed($0) { if case .record(let record) = $0 { rows.append(record.fields) } } }
+        reader.finish { if case .record(let record) = $0 { rows.append(record.fields) } }
+        return rows
+    }
+
+    /// The rule ids in a reject report, in report order.
+    func rejectRules(_ ts: String, org: String = "org1") throws -> [String] {
+        try report("rejects_\(ts).csv.gz", org: org).dropFirst().map { $0[4] }
+    }
+
+    /// The receipt's rows keyed by entity.
+    func receipt(_ ts: String, org: String = "org1", name: String? = nil) throws -> [String: [String]] {
+        let rows = try report(name ?? "receipt_\(ts).csv", org: org).dropFirst()
+        return Dictionary(uniqueKeysWithValues: rows.map { ($0[3], $0) })
+    }
+}
+
+/// Row builders for the canonical Skolon files.
+enum Fixture {
+    static func user(_ id: String, role: String = "student", given: String = "Åsa", family: String = "Öberg",
+                     email: String? = nil, unit: String = "12345678", grade: String = "7", eppn: String = "") -> String {
+        [id, role, given, family, email ?? "\(id)@exempel.se", unit, role == "teacher" ? "" : grade, eppn].joined(separator: ",")
+    }
+
+    static func order(_ id: String, person: String, product: String = TestDrop.productA, type: String = "paid",
+                      from: String = "2026-08-01", to: String = "2027-07-31") -> String {
+        [id, person, product, type, from, to].joined(separator: ",")
+    }
+
+    static func group(_ id: String, name: String = "7A", type: String = "class", unit: String = "12345678") -> String {
+        [id, name, type, unit].joined(separator: ",")
+    }
+}
