@@ -158,6 +158,37 @@ struct CSVReaderTests {
         ])
     }
 
+    @Test func overlongFormsSurrogatesAndOutOfRangeAreInvalidUTF8() {
+        let invalid: [[UInt8]] = [
+            [0xC0, 0x80], [0xC1, 0xBF], [0xE0, 0x9F, 0xBF], [0xED, 0xA0, 0x80], [0xF0, 0x8F, 0xBF, 0xBF],
+            [0xF4, 0x90, 0x80, 0x80], [0xF5, 0x80, 0x80, 0x80], [0x80], [0xFF], [0xE2, 0x82],
+        ]
+        for bytes in invalid {
+            #expect(readCSVEvents(Array("h\n".utf8) + bytes + [0x0A]) == [record(1, "h"), problem(2, .invalidEncoding)])
+        }
+        let valid = "\u{7F}\u{80}\u{7FF}\u{800}\u{D7FF}\u{E000}\u{FFFD}\u{FFFF}\u{10000}\u{10FFFF}"
+        #expect(readCSVEvents("h\n\(valid)\n") == [record(1, "h"), record(2, valid)])
+    }
+
+    @Test func utf8CheckAgreesWithTheStandardLibrary() {
+        var generator = SeededGenerator(state: 7)
+        // Bytes drawn mostly from lead and continuation ranges, to hit the edge cases often.
+        let alphabet: [UInt8] = [0x41, 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0, 0xC2, 0xDF, 0xE0, 0xE1,
+                                 0xED, 0xEF, 0xF0, 0xF1, 0xF4, 0xF5, 0xFF]
+        var disagreements = 0
+        var validSeen = 0
+        for _ in 0..<20_000 {
+            let bytes = (0..<Int.random(in: 1...6, using: &generator)).map { _ in
+                alphabet[Int.random(in: 0..<alphabet.count, using: &generator)]
+            }
+            let expected = String(validating: bytes, as: UTF8.self) != nil
+            if expected { validSeen += 1 }
+            if bytes.withUnsafeBufferPointer(CSVReader.isValidUTF8) != expected { disagreements += 1 }
+        }
+        #expect(disagreements == 0)
+        #expect(validSeen > 500)  // both outcomes well represented
+    }
+
     @Test func multiByteCharactersSplitAcrossChunks() {
         let text = "namn,ort\nÅsa,Göteborg 😀\n€,\"ß,ü\"\n"
         let expected = [record(1, "namn", "ort"), record(2, "Åsa", "Göteborg 😀"), record(3, "€", "ß,ü")]

@@ -72,8 +72,10 @@ struct YAMLObject {
 
     func node(_ key: String) -> Node? { mapping[key] }
 
+    /// An error located at `key`'s own line (where a person looks for it), or at this mapping.
     func error(_ key: String, _ message: String) -> ConfigurationError {
-        ConfigurationError(file: file, line: mapping[key]?.mark?.line ?? line, key: qualified(key), message: message)
+        let keyLine = mapping.first { $0.key.string == key }?.key.mark?.line
+        return ConfigurationError(file: file, line: keyLine ?? line, key: qualified(key), message: message)
     }
 
     func missing(_ key: String) -> ConfigurationError {
