@@ -56,7 +56,12 @@ let package = Package(
         ),
         .testTarget(
             name: "RosterDropTests",
-            dependencies: ["RosterDrop", "RosterDropSamples"]
+            dependencies: [
+                "RosterDrop",
+                "RosterDropSamples",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
         ),
     ]
 )

@@ -44,6 +44,8 @@ private func problem(_ line: Int, _ kind: CSVProblem.Kind) -> CSVEvent {
     .problem(CSVProblem(line: line, kind: kind))
 }
 
+/// A time limit turns a decoding loop that never ends into a failure instead of a hung run.
+@Suite(.timeLimit(.minutes(1)))
 struct CSVReaderTests {
     @Test func plainRecordsCarryTheirLineNumbers() {
         var reader = CSVReader()

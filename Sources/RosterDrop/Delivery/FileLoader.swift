@@ -60,7 +60,11 @@ final class FileLoader {
     }
 
     /// Reads the whole file at `url`; throws `DeliveryRefusal` for a file-level problem.
-    func run(url: URL) throws -> FileLoad {
+    ///
+    /// When the file cannot be decompressed and the manifest gave a checksum, the rest of the
+    /// file is still hashed: a checksum mismatch (a wrong or incomplete upload) is the cause
+    /// worth reporting, not the decompression error it led to.
+    func run(url: URL, expectedSHA256: String? = nil) throws -> FileLoad {
         guard let handle = FileHandle(forReadingAtPath: url.path) else {
             throw DeliveryRefusal(findings: [Finding(file: name, line: 0, rule: .unreadableFile, detail: Rule.Unreadable.cannotOpen)])
         }
@@ -87,6 +91,12 @@ final class FileLoader {
             try reader.finish { try self.handle($0) }
             try flushFindings()
         } catch let error as GzipError {
+            while let chunk = try? handle.read(upToCount: 1 << 20), !chunk.isEmpty {
+                chunk.withUnsafeBytes { hasher.update(bufferPointer: $0) }
+            }
+            if let expectedSHA256, Digest.hex(hasher.finalize()) != expectedSHA256 {
+                throw DeliveryRefusal(findings: [Finding(file: name, line: 0, rule: .manifestChecksum)])
+            }
             switch error.kind {
             case .tooLarge(let limit):
                 throw DeliveryRefusal(findings: [Finding(file: name, line: 0, rule: .tooLarge, detail: "\(limit)")])

@@ -66,7 +66,7 @@ struct DeliveryProcessor {
                     let loader = try FileLoader(mapping: fileMapping, name: file.name, db: db, limit: mapping.delivery.maxFileBytes,
                                                 schoolUnits: Set(organisation.schoolUnits), products: products,
                                                 organisation: organisation.id)
-                    loaded = try loader.run(url: local)
+                    loaded = try loader.run(url: local, expectedSHA256: manifest?.entries[file.name]?.sha256)
                     return .commit
                 }
                 guard let load = loaded else { continue }

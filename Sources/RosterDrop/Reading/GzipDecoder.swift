@@ -125,9 +125,12 @@ public final class GzipDecoder {
                 stream.pointee.next_in = UnsafeMutablePointer(mutating: base + index)
                 stream.pointee.avail_in = UInt32(length)
                 let ended = try inflateAvailable(into: sink)
-                index += length - Int(stream.pointee.avail_in)
+                let consumed = length - Int(stream.pointee.avail_in)
                 stream.pointee.next_in = nil
                 stream.pointee.avail_in = 0
+                // zlib always takes input while it can; taking none would loop here forever.
+                guard consumed > 0 else { throw GzipError(.corrupt("inflate made no progress")) }
+                index += consumed
                 if ended { phase = .betweenMembers }
             }
         }

@@ -1,0 +1,50 @@
+# rosterdrop — see README.md. Every target installs what it needs first.
+SHELL := /bin/bash
+.DEFAULT_GOAL := demo
+
+SWIFT ?= swift
+APT_PACKAGES := zlib1g-dev libsqlite3-dev sqlite3 pkg-config time bc libssh2-1-dev openssh-server openssh-client
+DEMO_DIR := .demo
+BIN := .build/debug
+
+.PHONY: deps build demo test bench clean
+
+## deps: install the Debian packages the build, tests, demo and benchmark use (when missing).
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" -eq 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@command -v $(SWIFT) >/dev/null || { echo "swift is not on PATH (expected Swift 6 toolchain)"; exit 1; }
+
+build: deps
+	$(SWIFT) build
+
+## demo: the whole job on generated sample deliveries, with the shipped config and catalogue.
+demo: build
+	@rm -rf $(DEMO_DIR) && mkdir -p $(DEMO_DIR)
+	@cp samples/config.yaml samples/products.csv $(DEMO_DIR)/
+	$(BIN)/rosterdrop-samples demo --out $(DEMO_DIR)
+	$(BIN)/rosterdrop products import --config $(DEMO_DIR)/config.yaml $(DEMO_DIR)/products.csv
+	sqlite3 $(DEMO_DIR)/portal.sqlite < $(DEMO_DIR)/portal-before.sql
+	$(BIN)/rosterdrop run --config $(DEMO_DIR)/config.yaml; status=$$?; \
+	echo; for f in $(DEMO_DIR)/drop/*/outbox/receipt_*.csv; do echo "== $$f"; cat "$$f"; done; \
+	echo; echo "Reject reports (gzip'd CSV; read with zcat):"; ls -1 $(DEMO_DIR)/drop/*/outbox/rejects_*.csv.gz; \
+	echo "Portal database: $(DEMO_DIR)/portal.sqlite"; exit $$status
+
+## test: the whole suite (unit, SQLite, end to end against the built binaries).
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+## bench: national-scale figures (see scripts/bench.sh).
+bench: deps
+	$(SWIFT) build -c release
+	scripts/bench.sh
+
+clean:
+	rm -rf .build $(DEMO_DIR) .bench

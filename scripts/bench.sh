@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# National-scale benchmark: generates two snapshots with the repo's seeded generator, then
+# measures, in the same run and on the same files:
+#   - zcat of the gzip'd files, and sqlite3 .import of the decompressed CSVs (the floor);
+#   - rosterdrop's first load and its run on the ~1 %-changed second snapshot.
+# Prints wall time, rows/s and peak memory. Data lives in .bench/ (gitignored) and is removed
+# at the end unless KEEP=1. Scale with USERS=… SCHOOLS=… (defaults: national).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+USERS=${USERS:-1750000}
+SCHOOLS=${SCHOOLS:-400}
+BIN=${BIN:-.build/release}
+DIR=.bench
+rm -rf "$DIR" && mkdir -p "$DIR"
+
+echo "generating two snapshots: $USERS users over $SCHOOLS school units ..."
+"$BIN/rosterdrop-samples" national --out "$DIR/s1" --snapshot 1 --users "$USERS" --schools "$SCHOOLS"
+"$BIN/rosterdrop-samples" national --out "$DIR/s2" --snapshot 2 --users "$USERS" --schools "$SCHOOLS"
+
+units=$(sed 's/.*/"&"/' "$DIR/s1/config-units.txt" | paste -sd, -)
+mkdir -p "$DIR/job/drop/riket/inbox"
+cat > "$DIR/job/config.yaml" <<YAML
+database: portal.sqlite
+organisations:
+  - id: riket
+    school_units: [$units]
+    drop: drop/riket
+    mappings: $(pwd)/mappings/skolon-v1
+YAML
+"$BIN/rosterdrop" products import --config "$DIR/job/config.yaml" "$DIR/s1/products.csv" 2>/dev/null
+
+rows() { # data rows in a delivery folder, from its manifest
+  tail -n +2 "$1"/manifest_*.csv | cut -d, -f2 | paste -sd+ - | bc
+}
+measure() { # label, command... → prints "label seconds peakMB"
+  local label=$1; shift
+  /usr/bin/time -f "%e %M" -o "$DIR/time.txt" "$@" >/dev/null 2>"$DIR/$label.log" || { cat "$DIR/$label.log"; exit 1; }
+  read -r secs kb < "$DIR/time.txt"
+  echo "$label $secs $((kb / 1024))"
+}
+
+S1="$DIR/s1/drop/riket/inbox"
+S2="$DIR/s2/drop/riket/inbox"
+rows1=$(rows "$S1"); rows2=$(rows "$S2")
+gz1=$(du -cb "$S1"/*.csv.gz | tail -1 | cut -f1)
+
+# The floor: decompress, then load into SQLite without validation or indexes.
+read -r _ zcat_s zcat_mb < <(measure zcat bash -c "zcat $S1/*.csv.gz > /dev/null")
+mkdir -p "$DIR/csv"
+for f in "$S1"/*.csv.gz; do zcat "$f" > "$DIR/csv/$(basename "$f" .gz)"; done
+csv_bytes=$(du -cb "$DIR/csv"/*.csv | tail -1 | cut -f1)
+{
+  for f in "$DIR/csv"/*.csv; do
+    t=$(basename "$f" .csv); t=${t%_*}
+    echo ".import --csv $f $t"
+  done
+} > "$DIR/import.sql"
+read -r _ import_s import_mb < <(measure import sqlite3 "$DIR/import.db" ".read $DIR/import.sql")
+rm -rf "$DIR/csv" "$DIR/import.db"
+
+mv "$S1"/* "$DIR/job/drop/riket/inbox/"
+read -r _ run1_s run1_mb < <(measure run1 "$BIN/rosterdrop" run --config "$DIR/job/config.yaml" --quiet)
+mv "$S2"/* "$DIR/job/drop/riket/inbox/"
+read -r _ run2_s run2_mb < <(measure run2 "$BIN/rosterdrop" run --config "$DIR/job/config.yaml" --quiet)
+receipt2=$(ls "$DIR"/job/drop/riket/outbox/receipt_20261202*.csv)
+
+floor=$(echo "$zcat_s + $import_s" | bc)
+printf '\nrosterdrop benchmark — %s users, %s school units, %s data rows (%s MB gzip'"'"'d, %s MB CSV)\n' \
+  "$USERS" "$SCHOOLS" "$rows1" "$((gz1 / 1000000))" "$((csv_bytes / 1000000))"
+printf '%-34s %9s %12s %9s\n' "step" "wall s" "rows/s" "peak MB"
+printf '%-34s %9s %12s %9s\n' "zcat (floor, part 1)" "$zcat_s" "$(echo "$rows1 / $zcat_s" | bc)" "$zcat_mb"
+printf '%-34s %9s %12s %9s\n' "sqlite3 .import (floor, part 2)" "$import_s" "$(echo "$rows1 / $import_s" | bc)" "$import_mb"
+printf '%-34s %9s %12s %9s\n' "rosterdrop first load" "$run1_s" "$(echo "$rows1 / $run1_s" | bc)" "$run1_mb"
+printf '%-34s %9s %12s %9s\n' "rosterdrop 1 %-changed snapshot" "$run2_s" "$(echo "$rows2 / $run2_s" | bc)" "$run2_mb"
+printf '\nfirst load / (zcat + .import) = %s   (target ≤ 2)\n' "$(echo "scale=2; $run1_s / $floor" | bc)"
+printf 'changed run / first load      = %s   (target < 0.5)\n' "$(echo "scale=2; $run2_s / $run1_s" | bc)"
+printf 'peak memory                   = %s MB (target < 1024)\n' "$(( run1_mb > run2_mb ? run1_mb : run2_mb ))"
+echo; echo "second run's receipt:"; cat "$receipt2"
+[ "${KEEP:-0}" = 1 ] || rm -rf "$DIR"
