@@ -19,8 +19,8 @@ struct EndToEndTests {
         let drop = try TestDrop()
         try drop.execute("INSERT INTO organisations (id) VALUES ('org1')")
         try drop.execute("""
-            INSERT INTO accounts (id, organisation_id, email, email_key, given_name, identity_source, created_at, updated_at)
-            VALUES (1000, 'org1', 'Karin.Ek@Exempel.se', 'karin.ek@exempel.se', 'Karin', 'portal', '2025-01-01', '2025-01-01')
+            INSERT INTO accounts (id, organisation_id, email, given_name, identity_source, created_at, updated_at)
+            VALUES (1000, 'org1', 'Karin.Ek@Exempel.se', 'Karin', 'portal', '2025-01-01', '2025-01-01')
             """)
         try drop.execute("""
             INSERT INTO groups (id, organisation_id, name, type, source, created_at, updated_at)

@@ -48,7 +48,6 @@ public final class PortalDatabase: Sendable {
                     organisation_id TEXT REFERENCES organisations(id),
                     person_id TEXT UNIQUE,
                     email TEXT,
-                    email_key TEXT,
                     given_name TEXT,
                     family_name TEXT,
                     role TEXT,
@@ -61,7 +60,7 @@ public final class PortalDatabase: Sendable {
                     updated_at TEXT NOT NULL
                 );
                 CREATE INDEX accounts_by_organisation ON accounts(organisation_id, identity_source);
-                CREATE INDEX accounts_by_email_key ON accounts(email_key);
+                CREATE INDEX accounts_by_email ON accounts(lower(email));
                 CREATE INDEX accounts_by_eppn ON accounts(eppn);
                 CREATE TABLE groups (
                     id INTEGER PRIMARY KEY,

@@ -173,7 +173,7 @@ final class FileLoader {
         arguments[1] = rejected ? 1 : 0
         for (index, value) in values.enumerated() { arguments[index + 2] = value }
         if derivesEmailKey {
-            arguments[values.count + 2] = emailSlot.flatMap { values[$0]?.lowercased() }
+            arguments[values.count + 2] = emailSlot.flatMap { values[$0].map(Self.asciiLowercased) }
         }
         insert.setUncheckedArguments(StatementArguments(arguments))
         try insert.execute()
@@ -188,6 +188,13 @@ final class FileLoader {
             values[portal] = raw.isEmpty ? nil : raw
         }
         try stage(line: record.line, rejected: true, values: values)
+    }
+
+    /// Lowercases A–Z only, exactly as SQL `lower()` does in SQLite, so both sides of the
+    /// e-mail match agree.
+    static func asciiLowercased(_ text: String) -> String {
+        guard text.utf8.contains(where: { $0 >= 65 && $0 <= 90 }) else { return text }
+        return String(decoding: text.utf8.map { $0 >= 65 && $0 <= 90 ? $0 + 32 : $0 }, as: UTF8.self)
     }
 
     private func flushFindings() throws {

@@ -38,13 +38,13 @@ extension Reconciliation {
 
         // Accounts: adopted ones keep their id and data, become linked and take Skolon's fields.
         try db.execute(sql: """
-            INSERT INTO accounts (organisation_id, person_id, email, email_key, given_name, family_name, role,
+            INSERT INTO accounts (organisation_id, person_id, email, given_name, family_name, role,
                                   school_unit_code, grade, eppn, identity_source, linked_at, created_at, updated_at)
-            SELECT ?, person_id, email, email_key, given_name, family_name, role, school_unit_code, grade, eppn,
+            SELECT ?, person_id, email, given_name, family_name, role, school_unit_code, grade, eppn,
                    'skolon', ?, ?, ? FROM plan_users WHERE action = 'create'
             """, arguments: [org, now, now, now])
         try db.execute(sql: """
-            UPDATE accounts SET person_id = p.person_id, email = p.email, email_key = p.email_key,
+            UPDATE accounts SET person_id = p.person_id, email = p.email,
                 given_name = p.given_name, family_name = p.family_name, role = p.role,
                 school_unit_code = p.school_unit_code, grade = p.grade, eppn = p.eppn, identity_source = 'skolon',
                 linked_at = CASE WHEN p.action = 'adopt' THEN ? ELSE accounts.linked_at END, updated_at = ?

@@ -83,14 +83,16 @@ struct Reconciliation {
         try db.execute(sql: "CREATE INDEX temp.plan_users_by_person ON plan_users(person_id)")
         try db.execute(sql: "CREATE INDEX temp.plan_users_by_account ON plan_users(account_id)")
         // Adoption: an unlinked account of this organisation with the same e-mail; when several
-        // rows share it, the first row in the file adopts and the others are created.
+        // rows share it, the first row in the file adopts and the others are created. The
+        // portal's own accounts carry only `email`, so the match is on `lower(email)`, which
+        // the `accounts_by_email` expression index serves in SQLite and PostgreSQL alike.
         try db.execute(sql: """
             UPDATE plan_users SET action = 'adopt', account_id = (
                 SELECT MIN(a.id) FROM accounts a
-                WHERE a.person_id IS NULL AND a.organisation_id = ? AND a.email_key = plan_users.email_key)
+                WHERE a.person_id IS NULL AND a.organisation_id = ? AND lower(a.email) = plan_users.email_key)
             WHERE account_id IS NULL AND EXISTS (
                 SELECT 1 FROM accounts a
-                WHERE a.person_id IS NULL AND a.organisation_id = ? AND a.email_key = plan_users.email_key)
+                WHERE a.person_id IS NULL AND a.organisation_id = ? AND lower(a.email) = plan_users.email_key)
             """, arguments: [organisation, organisation])
         try db.execute(sql: """
             UPDATE plan_users SET action = 'create', account_id = NULL
