@@ -21,6 +21,9 @@ enum SummaryText {
                     text += "      \(entity): received \(counts.received), accepted \(counts.accepted), rejected \(counts.rejected)"
                     text += ", created \(counts.created), updated \(counts.updated), removed \(counts.removed)\n"
                 }
+                if delivery.unlicensedUsers > 0 {
+                    text += "      \(delivery.unlicensedUsers) accepted user(s) hold no order and are not in the portal\n"
+                }
                 if let receipt = delivery.receipt { text += "      receipt: outbox/\(receipt)\n" }
                 if let rejects = delivery.rejects { text += "      rejects: outbox/\(rejects)\n" }
             }

@@ -172,3 +172,33 @@ struct DeliveryTests {
         withExtendedLifetime(lock) {}
     }
 }
+
+/// A run that stops between the commit and the reports.
+struct InterruptedAnswerTests {
+    @Test func aCommittedButUnansweredDeliveryIsAnsweredWithItsOwnOutcome() throws {
+        let drop = try TestDrop()
+        try drop.deliver("20261101T000000Z", users: [Fixture.user("p1"), Fixture.user("p2", email: "fel")],
+                         orders: [Fixture.order("o1", person: "p1")])
+        _ = try drop.run()
+        // Simulate the stop: the ledger has no answer, the reports and archive never happened.
+        try drop.execute("UPDATE deliveries SET answered_at = NULL")
+        for name in drop.files("org1", "archive") {
+            try FileManager.default.moveItem(at: drop.folder("org1", "archive").appendingPathComponent(name),
+                                             to: drop.inbox().appendingPathComponent(name))
+        }
+        for name in drop.files("org1", "outbox") {
+            try FileManager.default.removeItem(at: drop.folder("org1", "outbox").appendingPathComponent(name))
+        }
+        let before = try drop.snapshot(portalOnly: true)
+        let summary = try drop.run()
+        #expect(summary.organisations[0].deliveries.map(\.outcome) == [.appliedWithRejects])
+        #expect(try drop.snapshot(portalOnly: true) == before)
+        #expect(try drop.receipt("20261101T000000Z")["users"]?[4...9] == ["2", "1", "1", "1", "0", "0"])
+        let rejects = try drop.report("rejects_20261101T000000Z.csv.gz")
+        #expect(rejects.dropFirst().map { [$0[1], $0[2], $0[4]] } == [["3", "email", "field.email"]])
+        #expect(try drop.count("SELECT COUNT(*) FROM deliveries WHERE answered_at IS NULL") == 0)
+        // Once answered, the same files are a plain duplicate.
+        try drop.deliver("20261101T000000Z", users: [Fixture.user("p1")], orders: [Fixture.order("o1", person: "p1")])
+        #expect(try drop.run().organisations[0].deliveries.map(\.outcome) == [.duplicate])
+    }
+}

@@ -15,6 +15,7 @@ struct ReconciliationTests {
         #expect(try drop.rows("SELECT person_id FROM accounts ORDER BY person_id").map { $0["person_id"] as String } == ["p1", "p3"])
         let receipt = try drop.receipt("20261101T000000Z")
         #expect(receipt["users"]?[2] == "applied")
+        #expect(summary.organisations[0].deliveries.first?.unlicensedUsers == 1)
         #expect(receipt["users"]?[4...9] == ["3", "3", "0", "2", "0", "0"])
         #expect(try drop.count("SELECT COUNT(*) FROM licenses WHERE source = 'skolon'") == 2)
         #expect(try drop.count("SELECT COUNT(*) FROM accounts WHERE identity_source = 'skolon'") == 2)

@@ -62,9 +62,11 @@ struct SampleGeneratorTests {
         let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent()
         let committed = repository.appendingPathComponent("samples/products.csv")
-        if FileManager.default.fileExists(atPath: committed.path) {
-            #expect(try String(contentsOf: committed, encoding: .utf8) == catalogue, "samples/products.csv is stale")
-        }
+        #expect(try String(contentsOf: committed, encoding: .utf8) == catalogue, "samples/products.csv is stale")
+        // The shipped pre-integration state must match the generated users it is adopted by.
+        let portalBefore = try String(contentsOf: summary.portalBeforeFile, encoding: .utf8)
+        #expect(try String(contentsOf: repository.appendingPathComponent("samples/portal-before.sql"), encoding: .utf8)
+                == portalBefore, "samples/portal-before.sql is stale: copy it from `rosterdrop-samples demo --out DIR`")
         for product in SampleCatalogue.products {
             let digits = product.productID.compactMap(\.wholeNumberValue)
             let sum = digits.enumerated().reduce(0) { $0 + $1.element * ($1.offset.isMultiple(of: 2) ? 1 : 3) }

@@ -117,7 +117,10 @@ public final class PortalDatabase: Sendable {
                     timestamp TEXT NOT NULL,
                     content_sha256 TEXT,
                     outcome TEXT NOT NULL,
-                    received_at TEXT NOT NULL
+                    received_at TEXT NOT NULL,
+                    -- Set once the receipt is published: an applied delivery without it was
+                    -- committed but never answered (a crash in between), and is answered again.
+                    answered_at TEXT
                 );
                 CREATE INDEX deliveries_by_organisation ON deliveries(organisation_id, timestamp);
                 CREATE TABLE delivery_files (
@@ -143,7 +146,8 @@ public final class PortalDatabase: Sendable {
                     file TEXT NOT NULL,
                     line INTEGER NOT NULL,
                     column_name TEXT NOT NULL,
-                    rule TEXT NOT NULL
+                    rule TEXT NOT NULL,
+                    detail TEXT NOT NULL
                 );
                 CREATE INDEX findings_by_delivery ON findings(delivery_id);
                 """)

@@ -43,7 +43,9 @@ public final class LocalDropFolder: DropFolder {
 
     public func publish(_ source: URL, as name: String, in area: DropArea) throws -> String {
         try ensure(area)
-        return try claim(from: source.path, name: name, in: area, operation: "publish \(name)")
+        // A private copy is claimed, never the caller's file: a later write to `source`
+        // must not change a published report through a shared inode.
+        return try copyThenClaim(from: source.path, name: name, in: area, operation: "publish \(name)")
     }
 
     public func archive(_ name: String) throws -> String {
@@ -77,10 +79,6 @@ public final class LocalDropFolder: DropFolder {
             let target = url(area).appendingPathComponent(candidate).path
             if link(source, target) == 0 { return candidate }
             if errno == EEXIST { continue }
-            if errno == EXDEV || errno == EPERM {
-                // A scratch file on another file system: copy to a temporary name, then link.
-                return try copyThenClaim(from: source, name: name, in: area, operation: operation)
-            }
             throw DropFolderError(location: location, operation: operation, reason: String(cString: strerror(errno)))
         }
         throw DropFolderError(location: location, operation: operation, reason: "no free name")

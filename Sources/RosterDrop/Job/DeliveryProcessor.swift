@@ -8,6 +8,8 @@ public struct DeliverySummary: Sendable, Codable, Equatable {
     public var timestamp: String
     public var outcome: DeliveryOutcome
     public var findings: Int
+    /// Accepted users without any accepted order, so not in the portal (contract rule 1).
+    public var unlicensedUsers: Int
     public var receipt: String?
     public var rejects: String?
     public var counts: [String: EntityCounts]
@@ -35,8 +37,12 @@ struct DeliveryProcessor {
         defer { try? FileManager.default.removeItem(at: work) }
         let summary = try database.writer.inDatabase { db -> DeliverySummary in
             try StagingArea.reset(db)
-            let (outcome, counts) = try evaluate(delivery, db: db, work: work)
-            return try answer(delivery, outcome: outcome, counts: counts, db: db, work: work)
+            let (outcome, counts, ledgerID) = try evaluate(delivery, db: db, work: work)
+            let summary = try answer(delivery, outcome: outcome, counts: counts, db: db, work: work)
+            if let ledgerID {
+                try db.execute(sql: "UPDATE deliveries SET answered_at = ? WHERE id = ?", arguments: [Self.iso(now), ledgerID])
+            }
+            return summary
         }
         if !dryRun {
             for file in delivery.allFiles { try folder.archive(file.name) }
@@ -44,12 +50,17 @@ struct DeliveryProcessor {
         return summary
     }
 
-    /// Checks, plans and (unless dry) applies; returns the outcome and counts.
-    private func evaluate(_ delivery: Delivery, db: Database, work: URL) throws -> (DeliveryOutcome, [EntityKind: EntityCounts]) {
+    /// Checks, plans and (unless dry) applies; returns the outcome, the counts and the ledger
+    /// row to mark answered once the reports are out.
+    private func evaluate(_ delivery: Delivery, db: Database,
+                          work: URL) throws -> (DeliveryOutcome, [EntityKind: EntityCounts], Int64?) {
         var counts: [EntityKind: EntityCounts] = [:]
         do {
             let latest = try latestApplied(db)
-            if let latest, latest.timestamp == delivery.timestamp { return (.duplicate, counts) }
+            if let latest, latest.timestamp == delivery.timestamp {
+                if latest.answered || dryRun { return (.duplicate, counts, nil) }
+                return try recall(latest, db: db)
+            }
             if let latest, latest.timestamp > delivery.timestamp {
                 throw DeliveryRefusal(findings: [Finding(file: delivery.allFiles.first?.name ?? "", line: 0, rule: .stale,
                                                          detail: latest.timestamp)])
@@ -77,7 +88,7 @@ struct DeliveryProcessor {
                                                       "file": "\(kind.rawValue)", "records": "\(load.records)"])
             }
             let content = Self.contentHash(loads)
-            if let latest, latest.content == content { return (.duplicate, counts) }
+            if let latest, latest.content == content { return (.duplicate, counts, nil) }
             try StagingArea.index(db)
             try CrossFileChecks(db: db, mapping: mapping, organisation: organisation.id,
                                 files: loads.mapValues(\.name)).run()
@@ -101,27 +112,29 @@ struct DeliveryProcessor {
             }
             let findings = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM stage_findings") ?? 0
             let outcome: DeliveryOutcome = dryRun ? .test : (findings > 0 ? .appliedWithRejects : .applied)
+            var ledgerID: Int64?
             if !dryRun {
                 try db.inTransaction(.immediate) {
                     try registerOrganisation(db)
                     try reconciliation.apply(now: Self.iso(now))
-                    try record(delivery, outcome: outcome, content: content, loads: loads, counts: counts, db: db)
+                    ledgerID = try record(delivery, outcome: outcome, content: content, loads: loads, counts: counts, db: db)
                     return .commit
                 }
             }
-            return (outcome, counts)
+            return (outcome, counts, ledgerID)
         } catch let refusal as DeliveryRefusal {
             try db.execute(sql: "DELETE FROM stage_findings")
             try StagingArea.insert(refusal.findings, db)
             for kind in counts.keys { counts[kind] = EntityCounts(received: counts[kind]?.received ?? 0) }
+            var ledgerID: Int64?
             if !dryRun {
                 try db.inTransaction(.immediate) {
                     try registerOrganisation(db)
-                    try record(delivery, outcome: .refused, content: nil, loads: [:], counts: counts, db: db)
+                    ledgerID = try record(delivery, outcome: .refused, content: nil, loads: [:], counts: counts, db: db)
                     return .commit
                 }
             }
-            return (.refused, counts)
+            return (.refused, counts, ledgerID)
         }
     }
 
@@ -141,7 +154,12 @@ struct DeliveryProcessor {
         let receiptName = try folder.publish(receipt, as: "receipt_\(delivery.timestamp).csv", in: .outbox)
         logger.info("delivery answered", metadata: ["organisation": "\(organisation.id)", "delivery": "\(delivery.timestamp)",
                                                     "outcome": "\(outcome.rawValue)", "findings": "\(findings)"])
-        return DeliverySummary(timestamp: delivery.timestamp, outcome: outcome, findings: findings, receipt: receiptName,
+        let unlicensed = outcome == .duplicate || outcome == .refused ? 0 : try Int.fetchOne(db, sql: """
+            SELECT COUNT(*) FROM stage_users u WHERE u.rejected = 0
+              AND NOT EXISTS (SELECT 1 FROM stage_distribution_orders o WHERE o.rejected = 0 AND o.person_id = u.person_id)
+            """) ?? 0
+        return DeliverySummary(timestamp: delivery.timestamp, outcome: outcome, findings: findings,
+                               unlicensedUsers: unlicensed, receipt: receiptName,
                                rejects: rejectsName, counts: Dictionary(uniqueKeysWithValues: counts.map { ($0.key.rawValue, $0.value) }))
     }
 
@@ -190,17 +208,45 @@ struct DeliveryProcessor {
     }
 
     private struct Applied {
+        var id: Int64
         var timestamp: String
         var content: String?
+        var outcome: String
+        var answered: Bool
     }
 
     private func latestApplied(_ db: Database) throws -> Applied? {
         guard let row = try GRDB.Row.fetchOne(db, sql: """
-            SELECT timestamp, content_sha256 FROM deliveries
+            SELECT id, timestamp, content_sha256, outcome, answered_at FROM deliveries
             WHERE organisation_id = ? AND outcome IN ('applied', 'applied_with_rejects')
-            ORDER BY timestamp DESC LIMIT 1
+            ORDER BY timestamp DESC, id DESC LIMIT 1
             """, arguments: [organisation.id]) else { return nil }
-        return Applied(timestamp: row["timestamp"], content: row["content_sha256"])
+        return Applied(id: row["id"], timestamp: row["timestamp"], content: row["content_sha256"], outcome: row["outcome"],
+                       answered: (row["answered_at"] as String?) != nil)
+    }
+
+    /// The outcome, counts and findings of a delivery that was committed but never answered
+    /// (the run stopped between commit and reports), so it is answered now instead of being
+    /// called a duplicate. The ledger keeps no cell values, so the recalled reject report
+    /// has empty `value` cells.
+    private func recall(_ applied: Applied, db: Database) throws -> (DeliveryOutcome, [EntityKind: EntityCounts], Int64?) {
+        var counts: [EntityKind: EntityCounts] = [:]
+        for row in try GRDB.Row.fetchAll(db, sql: "SELECT * FROM delivery_counts WHERE delivery_id = ?", arguments: [applied.id]) {
+            guard let kind = EntityKind(rawValue: row["entity"]) else { continue }
+            var entity = EntityCounts()
+            entity.received = row["received"]
+            entity.accepted = row["accepted"]
+            entity.rejected = row["rejected"]
+            entity.created = row["created"]
+            entity.updated = row["updated"]
+            entity.removed = row["removed"]
+            counts[kind] = entity
+        }
+        try db.execute(sql: """
+            INSERT INTO stage_findings (file, line, column_name, value, rule, detail)
+            SELECT file, line, column_name, '', rule, detail FROM findings WHERE delivery_id = ?
+            """, arguments: [applied.id])
+        return (DeliveryOutcome(rawValue: applied.outcome) ?? .applied, counts, applied.id)
     }
 
     /// A digest of the delivery's data files by kind, independent of their names.
@@ -223,8 +269,8 @@ struct DeliveryProcessor {
     }
 
     private func record(_ delivery: Delivery, outcome: DeliveryOutcome, content: String?, loads: [EntityKind: FileLoad],
-                        counts: [EntityKind: EntityCounts], db: Database) throws {
-        guard let runID else { return }
+                        counts: [EntityKind: EntityCounts], db: Database) throws -> Int64? {
+        guard let runID else { return nil }
         try db.execute(sql: """
             INSERT INTO deliveries (run_id, organisation_id, timestamp, content_sha256, outcome, received_at)
             VALUES (?, ?, ?, ?, ?, ?)
@@ -242,9 +288,10 @@ struct DeliveryProcessor {
                                  entity.updated, entity.removed])
         }
         try db.execute(sql: """
-            INSERT INTO findings (delivery_id, file, line, column_name, rule)
-            SELECT ?, file, line, column_name, rule FROM stage_findings
+            INSERT INTO findings (delivery_id, file, line, column_name, rule, detail)
+            SELECT ?, file, line, column_name, rule, detail FROM stage_findings
             """, arguments: [id])
+        return id
     }
 
     static func iso(_ date: Date) -> String {

@@ -55,11 +55,14 @@ struct RecordValidator {
                 if field.required { reject(.required) }
                 continue
             }
-            if let minLength = field.minLength, raw.count < minLength {
+            // Characters are counted only when the byte count cannot decide: counting
+            // grapheme clusters costs more than the rest of a row's checks.
+            let bytes = raw.utf8.count
+            if let minLength = field.minLength, bytes < minLength || (bytes < 4 * minLength && raw.count < minLength) {
                 reject(.length, "min:\(minLength)")
                 continue
             }
-            if let maxLength = field.maxLength, raw.count > maxLength {
+            if let maxLength = field.maxLength, bytes > maxLength && raw.count > maxLength {
                 reject(.length, "max:\(maxLength)")
                 continue
             }
