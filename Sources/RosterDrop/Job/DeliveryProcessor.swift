@@ -71,6 +71,7 @@ struct DeliveryProcessor {
             var loads: [EntityKind: FileLoad] = [:]
             for (kind, file) in delivery.files.sorted(by: { $0.key < $1.key }) {
                 guard let fileMapping = mapping.files[kind] else { continue }
+                let started = ContinuousClock.now
                 let local = try folder.fetch(file.name, scratch: work)
                 var loaded: FileLoad?
                 try db.inTransaction {
@@ -85,13 +86,16 @@ struct DeliveryProcessor {
                 loads[kind] = load
                 counts[kind, default: EntityCounts()].received = load.records
                 logger.info("file staged", metadata: ["organisation": "\(organisation.id)", "delivery": "\(delivery.timestamp)",
-                                                      "file": "\(kind.rawValue)", "records": "\(load.records)"])
+                                                      "file": "\(kind.rawValue)", "records": "\(load.records)",
+                                                      "seconds": "\(Self.seconds(since: started))"])
             }
             let content = Self.contentHash(loads)
             if let latest, latest.content == content { return (.duplicate, counts, nil) }
+            var started = ContinuousClock.now
             try StagingArea.index(db)
             try CrossFileChecks(db: db, mapping: mapping, organisation: organisation.id,
                                 files: loads.mapValues(\.name)).run()
+            phase("checked", delivery, since: &started)
             for (kind, load) in loads {
                 let accepted = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM \(kind.stagingTable) WHERE rejected = 0") ?? 0
                 counts[kind]?.accepted = accepted
@@ -105,6 +109,7 @@ struct DeliveryProcessor {
                 }, db)
             }
             let planned = try reconciliation.plan()
+            phase("planned", delivery, since: &started)
             for (kind, change) in planned {
                 counts[kind, default: EntityCounts()].created = change.created
                 counts[kind, default: EntityCounts()].updated = change.updated
@@ -120,6 +125,7 @@ struct DeliveryProcessor {
                     ledgerID = try record(delivery, outcome: outcome, content: content, loads: loads, counts: counts, db: db)
                     return .commit
                 }
+                phase("applied", delivery, since: &started)
             }
             return (outcome, counts, ledgerID)
         } catch let refusal as DeliveryRefusal {
@@ -292,6 +298,18 @@ struct DeliveryProcessor {
             SELECT ?, file, line, column_name, rule, detail FROM stage_findings
             """, arguments: [id])
         return id
+    }
+
+    private func phase(_ name: String, _ delivery: Delivery, since started: inout ContinuousClock.Instant) {
+        logger.info("delivery \(name)", metadata: ["organisation": "\(organisation.id)", "delivery": "\(delivery.timestamp)",
+                                                   "seconds": "\(Self.seconds(since: started))"])
+        started = ContinuousClock.now
+    }
+
+    static func seconds(since start: ContinuousClock.Instant) -> String {
+        let duration = ContinuousClock.now - start
+        let milliseconds = duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
+        return String(format: "%.3f", Double(milliseconds) / 1000)
     }
 
     static func iso(_ date: Date) -> String {

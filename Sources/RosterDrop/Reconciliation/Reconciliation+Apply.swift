@@ -9,10 +9,11 @@ extension Reconciliation {
         let org = organisation
         // Removals.
         try db.execute(sql: """
-            DELETE FROM memberships WHERE EXISTS (
-                SELECT 1 FROM plan_memberships p JOIN groups g ON g.organisation_id = ? AND g.source = 'skolon'
-                    AND g.external_id = p.group_id JOIN accounts a ON a.person_id = p.person_id
-                WHERE p.action = 'remove' AND g.id = memberships.group_id AND a.id = memberships.account_id)
+            DELETE FROM memberships WHERE (group_id, account_id) IN (
+                SELECT g.id, a.id FROM plan_memberships p
+                JOIN groups g ON g.organisation_id = ? AND g.source = 'skolon' AND g.external_id = p.group_id
+                JOIN accounts a ON a.person_id = p.person_id
+                WHERE p.action = 'remove')
             """, arguments: [org])
         try db.execute(sql: """
             DELETE FROM licenses WHERE id IN (SELECT license_ref FROM plan_distribution_orders WHERE action = 'remove')

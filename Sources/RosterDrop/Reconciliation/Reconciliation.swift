@@ -206,6 +206,7 @@ struct Reconciliation {
             LEFT JOIN accounts a ON a.id = l.account_id
             WHERE o.rejected = 0
             """, arguments: [organisation])
+        try db.execute(sql: "CREATE INDEX temp.plan_orders_by_order ON plan_distribution_orders(order_id)")
         guard removals else { return }
         try db.execute(sql: """
             INSERT INTO plan_distribution_orders (action, license_ref, order_id)
