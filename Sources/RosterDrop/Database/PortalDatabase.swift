@@ -14,9 +14,18 @@ public final class PortalDatabase: Sendable {
     public init(path: String) throws {
         var configuration = Configuration()
         configuration.busyMode = .timeout(30)
+        let profile = ProcessInfo.processInfo.environment["ROSTERDROP_PROFILE_SQL"] == "1"
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA temp_store = FILE")
             try db.execute(sql: "PRAGMA cache_size = -262144")
+            if profile {
+                // For tuning: statements slower than 50 ms, with their SQL but never bound values.
+                db.trace(options: .profile) { event in
+                    guard case let .profile(statement, duration) = event, duration > 0.05 else { return }
+                    FileHandle.standardError.write(Data(String(format: "sql %.3fs %@\n", duration,
+                                                               statement.sql.prefix(160).replacingOccurrences(of: "\n", with: " ")).utf8))
+                }
+            }
         }
         self.path = path
         do {

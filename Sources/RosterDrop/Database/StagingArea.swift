@@ -15,12 +15,13 @@ struct StagingArea {
         kind.fields.map(\.name) + derivedColumns(kind)
     }
 
-    /// Drops and recreates every staging table.
+    /// Drops and recreates every staging table. A record starts on its own physical line, so
+    /// `line` is the row id: appends stay sequential and no separate index is needed.
     static func reset(_ db: Database) throws {
         for kind in EntityKind.allCases {
             let columns = columns(kind).map { "\($0) TEXT" }.joined(separator: ", ")
             try db.execute(sql: "DROP TABLE IF EXISTS temp.\(kind.stagingTable)")
-            try db.execute(sql: "CREATE TEMP TABLE \(kind.stagingTable) (line INTEGER NOT NULL, rejected INTEGER NOT NULL, \(columns))")
+            try db.execute(sql: "CREATE TEMP TABLE \(kind.stagingTable) (line INTEGER PRIMARY KEY, rejected INTEGER NOT NULL, \(columns))")
         }
         try db.execute(sql: "DROP TABLE IF EXISTS temp.stage_findings")
         try db.execute(sql: """
@@ -36,7 +37,6 @@ struct StagingArea {
             (.users, ["person_id"]), (.users, ["email_key"]), (.groups, ["group_id"]),
             (.memberships, ["person_id"]), (.memberships, ["group_id", "person_id"]),
             (.distributionOrders, ["person_id"]), (.distributionOrders, ["order_id"]),
-            (.users, ["line"]), (.groups, ["line"]), (.memberships, ["line"]), (.distributionOrders, ["line"]),
         ]
         for (kind, columns) in indexed {
             let name = "\(kind.stagingTable)_by_\(columns.joined(separator: "_"))"

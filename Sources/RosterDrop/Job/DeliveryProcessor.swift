@@ -75,10 +75,11 @@ struct DeliveryProcessor {
                 let local = try folder.fetch(file.name, scratch: work)
                 var loaded: FileLoad?
                 try db.inTransaction {
-                    let loader = try FileLoader(mapping: fileMapping, name: file.name, db: db, limit: mapping.delivery.maxFileBytes,
-                                                schoolUnits: Set(organisation.schoolUnits), products: products,
-                                                organisation: organisation.id)
-                    loaded = try loader.run(url: local, expectedSHA256: manifest?.entries[file.name]?.sha256)
+                    let parser = FileParser(mapping: fileMapping, name: file.name, limit: mapping.delivery.maxFileBytes,
+                                            schoolUnits: Set(organisation.schoolUnits), products: products,
+                                            organisation: organisation.id)
+                    loaded = try FileLoader(parser: parser, db: db)
+                        .run(url: local, expectedSHA256: manifest?.entries[file.name]?.sha256)
                     return .commit
                 }
                 guard let load = loaded else { continue }

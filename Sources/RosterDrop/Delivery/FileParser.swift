@@ -1,0 +1,180 @@
+import Crypto
+import Foundation
+
+/// Reads one delivered file — checksum, gunzip, CSV, row checks — into batches of staged rows.
+///
+/// It knows nothing of the database: accepted rows carry their portal values, rejected rows
+/// their raw values (used only to protect what they name from removal), and every problem
+/// becomes a finding. File-level problems throw `DeliveryRefusal`.
+final class FileParser: @unchecked Sendable {
+    let mapping: FileMapping
+    let name: String
+    let limit: Int64
+    let schoolUnits: Set<String>
+    let products: Set<String>
+    let organisation: String
+
+    static let batchSize = 8192
+
+    // Parser state, touched only by the thread running `parse`.
+    private var reader: CSVReader
+    private var validator: RecordValidator?
+    private var batch = StagedBatch()
+    private var load: FileLoad
+    private var channel: BatchChannel?
+    private let emailSlot: Int?
+
+    init(mapping: FileMapping, name: String, limit: Int64, schoolUnits: Set<String>, products: Set<String>,
+         organisation: String) {
+        self.mapping = mapping
+        self.name = name
+        self.limit = limit
+        self.schoolUnits = schoolUnits
+        self.products = products
+        self.organisation = organisation
+        reader = CSVReader(delimiter: mapping.delimiter, encoding: mapping.encoding)
+        load = FileLoad(kind: mapping.kind, name: name, sha256: "", records: 0, rejected: 0, unkeyed: 0)
+        emailSlot = mapping.kind == .users ? mapping.kind.fields.firstIndex { $0.name == "email" } : nil
+        batch.rows.reserveCapacity(Self.batchSize)
+    }
+
+    /// Reads the whole file at `url`, sending batches into `channel`.
+    ///
+    /// When the file cannot be decompressed and the manifest gave a checksum, the rest of the
+    /// file is still hashed: a checksum mismatch (a wrong or incomplete upload) is the cause
+    /// worth reporting, not the decompression error it led to.
+    func parse(url: URL, expectedSHA256: String?, into channel: BatchChannel) throws -> FileLoad {
+        self.channel = channel
+        guard let handle = FileHandle(forReadingAtPath: url.path) else {
+            throw DeliveryRefusal(findings: [Finding(file: name, line: 0, rule: .unreadableFile, detail: Rule.Unreadable.cannotOpen)])
+        }
+        defer { try? handle.close() }
+        var hasher = SHA256()
+        let decoder = mapping.gzip ? try GzipDecoder(limit: limit) : nil
+        var plainBytes: Int64 = 0
+        do {
+            while true {
+                let chunk = try handle.read(upToCount: 1 << 20) ?? Data()
+                if chunk.isEmpty { break }
+                try chunk.withUnsafeBytes { buffer in
+                    hasher.update(bufferPointer: buffer)
+                    if let decoder {
+                        try decoder.decode(buffer) { try self.feed($0) }
+                    } else {
+                        plainBytes += Int64(buffer.count)
+                        if plainBytes > limit { throw GzipError(.tooLarge(limit: limit), path: name) }
+                        try self.feed(buffer)
+                    }
+                }
+            }
+            try decoder?.finish()
+            try reader.finish { try self.handle($0) }
+            try flush()
+        } catch let error as GzipError {
+            while let chunk = try? handle.read(upToCount: 1 << 20), !chunk.isEmpty {
+                chunk.withUnsafeBytes { hasher.update(bufferPointer: $0) }
+            }
+            if let expectedSHA256, Digest.hex(hasher.finalize()) != expectedSHA256 {
+                throw DeliveryRefusal(findings: [Finding(file: name, line: 0, rule: .manifestChecksum)])
+            }
+            switch error.kind {
+            case .tooLarge(let limit):
+                throw DeliveryRefusal(findings: [Finding(file: name, line: 0, rule: .tooLarge, detail: "\(limit)")])
+            default:
+                throw DeliveryRefusal(findings: [Finding(file: name, line: 0, rule: .unreadableFile, detail: Self.explain(error))])
+            }
+        }
+        if validator == nil {
+            throw DeliveryRefusal(findings: [Finding(file: name, line: 0, rule: .unreadableFile, detail: Rule.Unreadable.noHeader)])
+        }
+        load.sha256 = Digest.hex(hasher.finalize())
+        return load
+    }
+
+    private static func explain(_ error: GzipError) -> String {
+        switch error.kind {
+        case .notGzip: return Rule.Unreadable.notGzip
+        case .truncated: return Rule.Unreadable.truncated
+        case .corrupt: return Rule.Unreadable.corrupt
+        case .tooLarge, .io: return Rule.Unreadable.cannotOpen
+        }
+    }
+
+    private func feed(_ bytes: UnsafeRawBufferPointer) throws {
+        try reader.feed(bytes) { try self.handle($0) }
+    }
+
+    private func handle(_ event: CSVEvent) throws {
+        switch event {
+        case .record(let record):
+            guard let validator else {
+                validator = try RecordValidator.make(mapping: mapping, file: name, header: record.fields,
+                                                     schoolUnits: schoolUnits, products: products, organisation: organisation)
+                return
+            }
+            load.records += 1
+            if let values = validator.validate(record, findings: &batch.findings) {
+                stage(line: record.line, rejected: false, values: values)
+            } else {
+                load.rejected += 1
+                if validator.rawKey(record) != nil {
+                    stage(line: record.line, rejected: true, values: rawValues(record, validator: validator))
+                } else {
+                    load.unkeyed += 1
+                }
+            }
+        case .problem(let problem):
+            guard validator != nil else {
+                throw DeliveryRefusal(findings: [Finding(file: name, line: problem.line, rule: .unreadableFile,
+                                                         detail: Rule.Unreadable.noHeader)])
+            }
+            load.records += 1
+            load.rejected += 1
+            load.unkeyed += 1
+            switch problem.kind {
+            case .unclosedQuote:
+                throw DeliveryRefusal(findings: [Finding(file: name, line: problem.line, rule: .unclosedQuote)])
+            case .strayQuote:
+                batch.findings.append(Finding(file: name, line: problem.line, rule: .strayQuote))
+            case .wrongCellCount(let expected, let found):
+                batch.findings.append(Finding(file: name, line: problem.line, rule: .cellCount, detail: "\(expected)/\(found)"))
+            case .invalidEncoding:
+                batch.findings.append(Finding(file: name, line: problem.line, rule: .encoding, detail: mapping.encoding.rawValue))
+            }
+        }
+        if batch.rows.count >= Self.batchSize || batch.findings.count >= Self.batchSize { try flush() }
+    }
+
+    private func stage(line: Int, rejected: Bool, values: [String?]) {
+        var columns = values
+        if let emailSlot {
+            columns.append(rejected ? nil : values[emailSlot].map(Self.asciiLowercased))
+        }
+        batch.rows.append(StagedBatch.Row(line: line, rejected: rejected, values: columns))
+    }
+
+    /// A rejected row's raw values in portal field order.
+    private func rawValues(_ record: CSVRecord, validator: RecordValidator) -> [String?] {
+        var values = [String?](repeating: nil, count: mapping.kind.fields.count)
+        for (slot, field) in mapping.fields.enumerated() {
+            guard let portal = mapping.kind.fields.firstIndex(where: { $0.name == field.target }) else { continue }
+            let raw = record.fields[validator.columnIndex[slot]].trimmingSpaces
+            values[portal] = raw.isEmpty ? nil : raw
+        }
+        return values
+    }
+
+    private func flush() throws {
+        guard !batch.rows.isEmpty || !batch.findings.isEmpty else { return }
+        try channel?.send(batch)
+        batch = StagedBatch()
+        batch.rows.reserveCapacity(Self.batchSize)
+    }
+
+    /// Lowercases A–Z only, exactly as SQL `lower()` does in SQLite, so both sides of the
+    /// e-mail match agree.
+    static func asciiLowercased(_ text: String) -> String {
+        guard text.utf8.contains(where: { $0 >= 65 && $0 <= 90 }) else { return text }
+        return String(decoding: text.utf8.map { $0 >= 65 && $0 <= 90 ? $0 + 32 : $0 }, as: UTF8.self)
+    }
+}
