@@ -34,8 +34,7 @@ struct StagingArea {
     /// than keeping them up to date row by row.
     static func index(_ db: Database) throws {
         let indexed: [(EntityKind, [String])] = [
-            (.users, ["person_id"]), (.users, ["email_key"]), (.groups, ["group_id"]),
-            (.memberships, ["person_id"]), (.memberships, ["group_id", "person_id"]),
+            (.users, ["person_id"]), (.groups, ["group_id"]), (.memberships, ["group_id", "person_id"]),
             (.distributionOrders, ["person_id"]), (.distributionOrders, ["order_id"]),
         ]
         for (kind, columns) in indexed {

@@ -161,10 +161,11 @@ struct DeliveryProcessor {
         let receiptName = try folder.publish(receipt, as: "receipt_\(delivery.timestamp).csv", in: .outbox)
         logger.info("delivery answered", metadata: ["organisation": "\(organisation.id)", "delivery": "\(delivery.timestamp)",
                                                     "outcome": "\(outcome.rawValue)", "findings": "\(findings)"])
-        let unlicensed = outcome == .duplicate || outcome == .refused ? 0 : try Int.fetchOne(db, sql: """
-            SELECT COUNT(*) FROM stage_users u WHERE u.rejected = 0
-              AND NOT EXISTS (SELECT 1 FROM stage_distribution_orders o WHERE o.rejected = 0 AND o.person_id = u.person_id)
-            """) ?? 0
+        // Accepted users minus those the plan keeps in the portal (it holds only licensed ones).
+        let licensed = try db.tableExists("plan_users", in: "temp")
+            ? try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM plan_users WHERE action <> 'remove'") ?? 0 : 0
+        let unlicensed = [.applied, .appliedWithRejects, .test].contains(outcome)
+            ? max(0, (counts[.users]?.accepted ?? 0) - licensed) : 0
         return DeliverySummary(timestamp: delivery.timestamp, outcome: outcome, findings: findings,
                                unlicensedUsers: unlicensed, receipt: receiptName,
                                rejects: rejectsName, counts: Dictionary(uniqueKeysWithValues: counts.map { ($0.key.rawValue, $0.value) }))
