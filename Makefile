@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := demo
 
 SWIFT ?= swift
-APT_PACKAGES := zlib1g-dev libsqlite3-dev sqlite3 pkg-config time bc libssh2-1-dev openssh-server openssh-client
+APT_PACKAGES := zlib1g-dev libsqlite3-dev sqlite3 pkg-config time bc
 DEMO_DIR := .demo
 BIN := .build/debug
 
@@ -31,7 +31,7 @@ demo: build
 	$(BIN)/rosterdrop-samples demo --out $(DEMO_DIR)
 	$(BIN)/rosterdrop products import --config $(DEMO_DIR)/config.yaml $(DEMO_DIR)/products.csv
 	sqlite3 $(DEMO_DIR)/portal.sqlite < samples/portal-before.sql
-	$(BIN)/rosterdrop run --config $(DEMO_DIR)/config.yaml; status=$$?; \
+	@$(BIN)/rosterdrop run --config $(DEMO_DIR)/config.yaml; status=$$?; \
 	echo; for f in $(DEMO_DIR)/drop/*/outbox/receipt_*.csv; do echo "== $$f"; cat "$$f"; done; \
 	echo; echo "Reject reports (gzip'd CSV; read with zcat):"; ls -1 $(DEMO_DIR)/drop/*/outbox/rejects_*.csv.gz; \
 	echo "Portal database: $(DEMO_DIR)/portal.sqlite"; exit $$status
@@ -41,7 +41,7 @@ test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 
-## bench: national-scale figures (see scripts/bench.sh).
+## bench: national-scale figures (see scripts/bench.sh; USERS=… SCHOOLS=… for a smaller run).
 bench: deps
 	$(SWIFT) build -c release
 	scripts/bench.sh

@@ -60,9 +60,9 @@ read -r _ import_s import_mb < <(measure import sqlite3 "$DIR/import.db" ".read 
 rm -rf "$DIR/csv" "$DIR/import.db"
 
 mv "$S1"/* "$DIR/job/drop/riket/inbox/"
-read -r _ run1_s run1_mb < <(measure run1 "$BIN/rosterdrop" run --config "$DIR/job/config.yaml" --quiet)
+read -r _ run1_s run1_mb < <(measure run1 "$BIN/rosterdrop" run --config "$DIR/job/config.yaml")
 mv "$S2"/* "$DIR/job/drop/riket/inbox/"
-read -r _ run2_s run2_mb < <(measure run2 "$BIN/rosterdrop" run --config "$DIR/job/config.yaml" --quiet)
+read -r _ run2_s run2_mb < <(measure run2 "$BIN/rosterdrop" run --config "$DIR/job/config.yaml")
 receipt2=$(ls "$DIR"/job/drop/riket/outbox/receipt_20261202*.csv)
 
 floor=$(echo "$zcat_s + $import_s" | bc)
@@ -76,5 +76,10 @@ printf '%-34s %9s %12s %9s\n' "rosterdrop 1 %-changed snapshot" "$run2_s" "$(ech
 printf '\nfirst load / (zcat + .import) = %s   (target ≤ 2)\n' "$(echo "scale=2; $run1_s / $floor" | bc)"
 printf 'changed run / first load      = %s   (target < 0.5)\n' "$(echo "scale=2; $run2_s / $run1_s" | bc)"
 printf 'peak memory                   = %s MB (target < 1024)\n' "$(( run1_mb > run2_mb ? run1_mb : run2_mb ))"
+phases() { # the job's own phase timings from its log
+  grep -E 'seconds=' "$DIR/$1.log" | sed -E 's/.*file=([a-z_]+).*seconds=([0-9.]+).*/  staged \1: \2 s/; s/.*seconds=([0-9.]+).*delivery (checked|planned|applied).*/  \2: \1 s/'
+}
+echo; echo "first load by phase:"; phases run1
+echo "changed run by phase:"; phases run2
 echo; echo "second run's receipt:"; cat "$receipt2"
 [ "${KEEP:-0}" = 1 ] || rm -rf "$DIR"

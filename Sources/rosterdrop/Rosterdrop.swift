@@ -13,7 +13,8 @@ struct Rosterdrop: ParsableCommand {
 }
 
 /// Exit codes: 0 every delivery answered; 1 something could not be processed;
-/// 2 the configuration is wrong; 75 another run holds the database.
+/// 2 the configuration is wrong; 64 bad usage (swift-argument-parser's own);
+/// 75 another run holds the database.
 enum ExitStatus {
     static let failed: Int32 = 1
     static let configuration: Int32 = 2

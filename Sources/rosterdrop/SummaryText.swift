@@ -14,7 +14,7 @@ enum SummaryText {
             text += "\n"
             for delivery in organisation.deliveries {
                 text += "    \(delivery.timestamp)  \(delivery.outcome.rawValue)"
-                if delivery.findings > 0 { text += ", \(delivery.findings) findings" }
+                if delivery.findings > 0 { text += ", \(delivery.findings) finding\(delivery.findings == 1 ? "" : "s")" }
                 text += "\n"
                 for entity in ["users", "groups", "memberships", "distribution_orders"] {
                     guard let counts = delivery.counts[entity] else { continue }

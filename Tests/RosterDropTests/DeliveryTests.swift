@@ -135,6 +135,10 @@ struct DeliveryTests {
         #expect(stale.organisations[0].deliveries.map(\.outcome) == [.refused])
         #expect(try drop.rejectRules("20261031T000000Z") == ["delivery.stale"])
         #expect(try drop.rows("SELECT given_name FROM accounts").first?["given_name"] as String? == "Ny")
+        // An older delivery that was applied before is a duplicate, not stale.
+        try drop.deliver("20261101T000000Z", users: [Fixture.user("p1", given: "Gammal")], orders: [Fixture.order("o1", person: "p1")])
+        #expect(try drop.run().organisations[0].deliveries.map(\.outcome) == [.duplicate])
+        #expect(try drop.rows("SELECT given_name FROM accounts").first?["given_name"] as String? == "Ny")
     }
 
     @Test func aDryRunPlansAndReportsButChangesNothing() throws {

@@ -115,6 +115,7 @@ struct MappingTests {
         ("users.yaml", "version: 1\nkind: users\nfile: \"u_{ts}.csv\"\nfields:\n  person_id: {}\n", 4, "role"),
         ("users.yaml", "version: 1\nkind: users\nfile: \"u_{ts}.csv\"\nextra: 1\nfields: {}\n", 4, "unknown key"),
         ("delivery.yaml", "version: 1\nrequired: [pupils]\nmanifest: \"m_{ts}.csv\"\n", 2, "pupils"),
+        ("delivery.yaml", "version: 1\nmanifest: \"m_{ts}.csv\"\nstable_seconds: 60\n", 3, "not both"),
     ])
     func aBadMappingIsRefusedWithFileAndLine(_ name: String, _ text: String, _ line: Int, _ words: String) throws {
         let folder = try Self.folder([name: text])

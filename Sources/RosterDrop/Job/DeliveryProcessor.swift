@@ -61,6 +61,7 @@ struct DeliveryProcessor {
                 if latest.answered || dryRun { return (.duplicate, counts, nil) }
                 return try recall(latest, db: db)
             }
+            if try wasApplied(delivery.timestamp, db) { return (.duplicate, counts, nil) }
             if let latest, latest.timestamp > delivery.timestamp {
                 throw DeliveryRefusal(findings: [Finding(file: delivery.allFiles.first?.name ?? "", line: 0, rule: .stale,
                                                          detail: latest.timestamp)])
@@ -221,6 +222,13 @@ struct DeliveryProcessor {
         var content: String?
         var outcome: String
         var answered: Bool
+    }
+
+    private func wasApplied(_ timestamp: String, _ db: Database) throws -> Bool {
+        try Bool.fetchOne(db, sql: """
+            SELECT EXISTS (SELECT 1 FROM deliveries WHERE organisation_id = ? AND timestamp = ?
+                           AND outcome IN ('applied', 'applied_with_rejects'))
+            """, arguments: [organisation.id, timestamp]) ?? false
     }
 
     private func latestApplied(_ db: Database) throws -> Applied? {

@@ -47,6 +47,9 @@ extension Mapping {
         let manifest = try object.string("manifest")
         let stable = try object.int("stable_seconds")
         if let manifest, !manifest.contains("{ts}") { throw object.error("manifest", "must contain {ts}") }
+        if manifest != nil, stable != nil {
+            throw object.error("stable_seconds", "give either manifest or stable_seconds, not both")
+        }
         if manifest == nil, stable == nil {
             throw object.error("manifest", "give either manifest or stable_seconds, so that complete deliveries can be recognised")
         }

@@ -48,7 +48,7 @@ public enum Rule: String, Sendable, CaseIterable {
         case .length: return detail.hasPrefix("min:") ? "Värdet är för kort (minst \(part(detail, 1)) tecken)." : "Värdet är för långt (högst \(part(detail, 1)) tecken)."
         case .integer: return "Värdet ska vara ett heltal."
         case .range: return "Värdet ligger utanför tillåtet intervall (\(detail))."
-        case .date: return "Datumet är ogiltigt eller har fel format (förväntat: \(detail))."
+        case .date: return "Datumet är ogiltigt eller har fel format (förväntat: \(detail), t.ex. \(Self.example(detail)))."
         case .dateOrder: return "Slutdatumet ligger före startdatumet (\(detail))."
         case .email: return "E-postadressen är inte giltig. Rätta den i Skolon eller skolans register."
         case .enumeration: return "Värdet är inte tillåtet (tillåtna värden: \(detail))."
@@ -56,7 +56,7 @@ public enum Rule: String, Sendable, CaseIterable {
         case .unknownPerson: return "Personen finns inte i leveransens användarfil. Kontrollera person_id eller skicka med personen."
         case .rejectedPerson: return "Personens rad i användarfilen underkändes, så raden används inte. Rätta först personens rad."
         case .unknownGroup: return "Gruppen finns inte bland leveransens godkända grupper."
-        case .unknownProduct: return "Produkten finns inte i portalens produktkatalog."
+        case .unknownProduct: return "Produkten finns inte i portalens produktkatalog. Kontrollera produkt-id (ISBN) eller kontakta förlagets support."
         case .schoolUnitOutOfScope: return "Skolenheten hör inte till organisationen \(detail). Raden rör inte en annan organisations data."
         case .otherOrganisation: return "Personen är redan kopplad till en annan organisation i portalen; raden används inte."
         case .missingColumn: return "Kolumnen saknas i filens rubrikrad (\(detail)). Filen kunde inte läsas in."
@@ -85,7 +85,7 @@ public enum Rule: String, Sendable, CaseIterable {
         case .length: return detail.hasPrefix("min:") ? "The value is too short (at least \(part(detail, 1)) characters)." : "The value is too long (at most \(part(detail, 1)) characters)."
         case .integer: return "The value must be a whole number."
         case .range: return "The value is out of range (\(detail))."
-        case .date: return "The date is invalid or in the wrong format (expected: \(detail))."
+        case .date: return "The date is invalid or in the wrong format (expected: \(detail), e.g. \(Self.example(detail)))."
         case .dateOrder: return "The end date is before the start date (\(detail))."
         case .email: return "The e-mail address is not valid. Correct it in Skolon or the school's register."
         case .enumeration: return "The value is not allowed (allowed values: \(detail))."
@@ -93,7 +93,7 @@ public enum Rule: String, Sendable, CaseIterable {
         case .unknownPerson: return "The person is not in the delivery's users file. Check the person_id or include the person."
         case .rejectedPerson: return "The person's row in the users file was rejected, so this row is not used. Fix the person's row first."
         case .unknownGroup: return "The group is not among this delivery's accepted groups."
-        case .unknownProduct: return "The product is not in the portal's product catalogue."
+        case .unknownProduct: return "The product is not in the portal's product catalogue. Check the product id (ISBN) or contact the publisher's support."
         case .schoolUnitOutOfScope: return "The school unit does not belong to organisation \(detail). A row can never change another organisation's data."
         case .otherOrganisation: return "The person is already linked to another organisation in the portal; the row is not used."
         case .missingColumn: return "The column is missing from the file's header row (\(detail)). The file could not be read."
@@ -137,6 +137,13 @@ public enum Rule: String, Sendable, CaseIterable {
         case Unreadable.noHeader: return "the file has no header row"
         default: return "the file could not be opened"
         }
+    }
+
+    /// A sample date in `format`, so the expected shape is plain to see.
+    private static func example(_ format: String) -> String {
+        format.replacingOccurrences(of: "yyyy", with: "2026").replacingOccurrences(of: "MM", with: "08")
+            .replacingOccurrences(of: "dd", with: "15").replacingOccurrences(of: "M", with: "8")
+            .replacingOccurrences(of: "d", with: "15")
     }
 
     /// The `index`th `/`-separated part of a detail such as `8/9`.
