@@ -19,6 +19,22 @@ enum ExitStatus {
     static let failed: Int32 = 1
     static let configuration: Int32 = 2
     static let busy: Int32 = 75
+
+    /// Runs `body`, turning a failure into a one-line message on stderr and its exit code.
+    static func reporting<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as ConfigurationError {
+            FileHandle.standardError.write(Data("rosterdrop: configuration error: \(error)\n".utf8))
+            throw ExitCode(configuration)
+        } catch let error as RunLockError {
+            FileHandle.standardError.write(Data("rosterdrop: \(error)\n".utf8))
+            throw ExitCode(busy)
+        } catch {
+            FileHandle.standardError.write(Data("rosterdrop: \(error)\n".utf8))
+            throw ExitCode(failed)
+        }
+    }
 }
 
 struct Run: ParsableCommand {
@@ -43,19 +59,8 @@ struct Run: ParsableCommand {
             handler.logLevel = logLevel
             return handler
         }
-        let summary: RunSummary
-        do {
-            let configuration = try JobConfiguration.load(path: config)
-            summary = try SyncJob(configuration: configuration, dryRun: dryRun).run()
-        } catch let error as ConfigurationError {
-            FileHandle.standardError.write(Data("rosterdrop: configuration error: \(error)\n".utf8))
-            throw ExitCode(ExitStatus.configuration)
-        } catch let error as RunLockError {
-            FileHandle.standardError.write(Data("rosterdrop: \(error)\n".utf8))
-            throw ExitCode(ExitStatus.busy)
-        } catch {
-            FileHandle.standardError.write(Data("rosterdrop: \(error)\n".utf8))
-            throw ExitCode(ExitStatus.failed)
+        let summary = try ExitStatus.reporting {
+            try SyncJob(configuration: JobConfiguration.load(path: config), dryRun: dryRun).run()
         }
         FileHandle.standardError.write(Data(SummaryText.render(summary).utf8))
         if json {
@@ -84,19 +89,13 @@ struct Products: ParsableCommand {
         var file: String
 
         func run() throws {
-            do {
+            try ExitStatus.reporting {
                 let configuration = try JobConfiguration.load(path: config)
                 let lock = try RunLock(database: configuration.database)
                 let count = try withExtendedLifetime(lock) {
                     try ProductCatalogue.importCSV(at: file, into: PortalDatabase(path: configuration.database))
                 }
                 FileHandle.standardError.write(Data("rosterdrop: \(count) products imported into \(configuration.database)\n".utf8))
-            } catch let error as ConfigurationError {
-                FileHandle.standardError.write(Data("rosterdrop: \(error)\n".utf8))
-                throw ExitCode(ExitStatus.configuration)
-            } catch let error as RunLockError {
-                FileHandle.standardError.write(Data("rosterdrop: \(error)\n".utf8))
-                throw ExitCode(ExitStatus.busy)
             }
         }
     }
