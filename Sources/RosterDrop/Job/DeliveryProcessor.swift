@@ -63,8 +63,9 @@ struct DeliveryProcessor {
             }
             if try wasApplied(delivery.timestamp, db) { return (.duplicate, counts, nil) }
             if let latest, latest.timestamp > delivery.timestamp {
-                throw DeliveryRefusal(findings: [Finding(file: delivery.allFiles.first?.name ?? "", line: 0, rule: .stale,
-                                                         detail: latest.timestamp)])
+                // A finding about the whole delivery is filed under its manifest, when it has one.
+                let name = delivery.manifest?.name ?? delivery.allFiles.first?.name ?? ""
+                throw DeliveryRefusal(findings: [Finding(file: name, line: 0, rule: .stale, detail: latest.timestamp)])
             }
             let manifest = try readManifest(delivery, work: work)
             try checkPresence(delivery, manifest: manifest)
