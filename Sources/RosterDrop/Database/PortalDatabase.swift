@@ -16,6 +16,7 @@ public final class PortalDatabase: Sendable {
         configuration.busyMode = .timeout(30)
         let profile = ProcessInfo.processInfo.environment["ROSTERDROP_PROFILE_SQL"] == "1"
         configuration.prepareDatabase { db in
+            db.add(function: EmailKey.sqlFunction)
             // Staging and plan tables live in the temp schema, which has its own (small by
             // default) page cache: main gets 256 MiB, temp 128 MiB, so national files do not thrash on
             // syscalls while peak memory stays well under 1 GB.
@@ -73,7 +74,6 @@ public final class PortalDatabase: Sendable {
                     updated_at TEXT NOT NULL
                 );
                 CREATE INDEX accounts_by_organisation ON accounts(organisation_id, identity_source);
-                CREATE INDEX accounts_by_email ON accounts(lower(email));
                 CREATE INDEX accounts_by_eppn ON accounts(eppn);
                 CREATE TABLE groups (
                     id INTEGER PRIMARY KEY,
@@ -86,7 +86,7 @@ public final class PortalDatabase: Sendable {
                     created_at TEXT NOT NULL,
                     updated_at TEXT NOT NULL
                 );
-                CREATE UNIQUE INDEX groups_by_external_id ON groups(organisation_id, external_id);
+                CREATE UNIQUE INDEX groups_by_external_id ON groups(organisation_id, source, external_id);
                 CREATE TABLE memberships (
                     group_id INTEGER NOT NULL REFERENCES groups(id),
                     account_id INTEGER NOT NULL REFERENCES accounts(id),

@@ -15,13 +15,17 @@ struct StagingArea {
         kind.fields.map(\.name) + derivedColumns(kind)
     }
 
-    /// Drops and recreates every staging table. A record starts on its own physical line, so
-    /// `line` is the row id: appends stay sequential and no separate index is needed.
+    /// Drops and recreates every staging table, and drops the previous delivery's plan.
+    /// A record starts on its own physical line, so `line` is the row id: appends stay
+    /// sequential and no separate index is needed.
     static func reset(_ db: Database) throws {
         for kind in EntityKind.allCases {
             let columns = columns(kind).map { "\($0) TEXT" }.joined(separator: ", ")
             try db.execute(sql: "DROP TABLE IF EXISTS temp.\(kind.stagingTable)")
             try db.execute(sql: "CREATE TEMP TABLE \(kind.stagingTable) (line INTEGER PRIMARY KEY, rejected INTEGER NOT NULL, \(columns))")
+        }
+        for kind in EntityKind.allCases {
+            try db.execute(sql: "DROP TABLE IF EXISTS temp.plan_\(kind.rawValue)")
         }
         try db.execute(sql: "DROP TABLE IF EXISTS temp.stage_findings")
         try db.execute(sql: """

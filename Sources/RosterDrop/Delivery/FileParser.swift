@@ -148,7 +148,7 @@ final class FileParser: @unchecked Sendable {
     private func stage(line: Int, rejected: Bool, values: [String?]) {
         var columns = values
         if let emailSlot {
-            columns.append(rejected ? nil : values[emailSlot].map(Self.asciiLowercased))
+            columns.append(rejected ? nil : values[emailSlot].map(EmailKey.key))
         }
         batch.rows.append(StagedBatch.Row(line: line, rejected: rejected, values: columns))
     }
@@ -171,10 +171,4 @@ final class FileParser: @unchecked Sendable {
         batch.rows.reserveCapacity(Self.batchSize)
     }
 
-    /// Lowercases A–Z only, exactly as SQL `lower()` does in SQLite, so both sides of the
-    /// e-mail match agree.
-    static func asciiLowercased(_ text: String) -> String {
-        guard text.utf8.contains(where: { $0 >= 65 && $0 <= 90 }) else { return text }
-        return String(decoding: text.utf8.map { $0 >= 65 && $0 <= 90 ? $0 + 32 : $0 }, as: UTF8.self)
-    }
 }

@@ -82,18 +82,23 @@ struct Reconciliation {
             """)
         try db.execute(sql: "CREATE INDEX temp.plan_users_by_person ON plan_users(person_id)")
         try db.execute(sql: "CREATE INDEX temp.plan_users_by_account ON plan_users(account_id)")
-        // Adoption: an unlinked account of this organisation with the same e-mail; when several
-        // rows share it, the first row in the file adopts and the others are created. The
-        // portal's own accounts carry only `email`, so the match is on `lower(email)`, which
-        // the `accounts_by_email` expression index serves in SQLite and PostgreSQL alike.
+        // Adoption: an unlinked account of this organisation with the same e-mail, ignoring
+        // case (Unicode, not just A–Z); when several accepted, licensed rows share it, the
+        // first of them in the file adopts and the others are created. The portal's own
+        // accounts carry only `email`, so the organisation's unlinked ones — few, and fewer
+        // after every adoption — are case-folded into a temporary table first.
+        try db.execute(sql: "DROP TABLE IF EXISTS temp.unlinked_accounts")
+        try db.execute(sql: """
+            CREATE TEMP TABLE unlinked_accounts AS
+            SELECT a.id AS id, rosterdrop_email_key(a.email) AS email_key FROM accounts a
+            WHERE a.person_id IS NULL AND a.organisation_id = ? AND a.email IS NOT NULL
+            """, arguments: [organisation])
+        try db.execute(sql: "CREATE INDEX temp.unlinked_accounts_by_email ON unlinked_accounts(email_key)")
         try db.execute(sql: """
             UPDATE plan_users SET action = 'adopt', account_id = (
-                SELECT MIN(a.id) FROM accounts a
-                WHERE a.person_id IS NULL AND a.organisation_id = ? AND lower(a.email) = plan_users.email_key)
-            WHERE account_id IS NULL AND EXISTS (
-                SELECT 1 FROM accounts a
-                WHERE a.person_id IS NULL AND a.organisation_id = ? AND lower(a.email) = plan_users.email_key)
-            """, arguments: [organisation, organisation])
+                SELECT MIN(u.id) FROM unlinked_accounts u WHERE u.email_key = plan_users.email_key)
+            WHERE account_id IS NULL AND EXISTS (SELECT 1 FROM unlinked_accounts u WHERE u.email_key = plan_users.email_key)
+            """)
         try db.execute(sql: """
             UPDATE plan_users SET action = 'create', account_id = NULL
             WHERE action = 'adopt' AND line > (
@@ -117,7 +122,10 @@ struct Reconciliation {
               AND NOT EXISTS (SELECT 1 FROM plan_users p WHERE p.person_id = a.person_id)
               AND NOT EXISTS (SELECT 1 FROM stage_users s WHERE s.rejected = 1 AND s.person_id = a.person_id)
               AND NOT EXISTS (SELECT 1 FROM stage_distribution_orders o WHERE o.rejected = 1 AND o.person_id = a.person_id)
-            """, arguments: [organisation])
+              AND NOT EXISTS (SELECT 1 FROM licenses l JOIN stage_distribution_orders o
+                                ON o.rejected = 1 AND o.order_id = l.order_id
+                              WHERE l.account_id = a.id AND l.organisation_id = ?)
+            """, arguments: [organisation, organisation])
     }
 
     private func planGroups(known: Bool, removals: Bool) throws {
@@ -149,7 +157,6 @@ struct Reconciliation {
 
     private func planMemberships(known: Bool, removals: Bool) throws {
         try db.execute(sql: "CREATE TEMP TABLE plan_memberships (action TEXT NOT NULL, group_id TEXT, person_id TEXT)")
-        guard known else { return }
         // Both sides as (group, person) pairs of external ids; the differences are computed
         // with EXCEPT, which sorts once instead of probing an index per pair.
         for table in ["current_memberships", "target_memberships"] {
@@ -161,6 +168,8 @@ struct Reconciliation {
             JOIN groups g ON g.id = m.group_id JOIN accounts a ON a.id = m.account_id
             WHERE g.organisation_id = ? AND g.source = 'skolon' AND a.person_id IS NOT NULL
             """, arguments: [organisation])
+        defer { try? planLeavingMemberships() }
+        guard known else { return }
         try db.execute(sql: """
             CREATE TEMP TABLE target_memberships AS
             SELECT s.group_id AS group_id, s.person_id AS person_id FROM stage_memberships s
@@ -189,6 +198,19 @@ struct Reconciliation {
             """)
     }
 
+    /// Memberships that go because their person or group goes, whatever the memberships file
+    /// says: counted here so the receipt tells what the apply really removes.
+    private func planLeavingMemberships() throws {
+        try db.execute(sql: """
+            INSERT INTO plan_memberships (action, group_id, person_id)
+            SELECT 'remove', c.group_id, c.person_id FROM current_memberships c
+            WHERE (EXISTS (SELECT 1 FROM plan_users p WHERE p.action = 'remove' AND p.person_id = c.person_id)
+                   OR EXISTS (SELECT 1 FROM plan_groups g WHERE g.action = 'remove' AND g.group_id = c.group_id))
+              AND NOT EXISTS (SELECT 1 FROM plan_memberships m WHERE m.action = 'remove'
+                                AND m.group_id = c.group_id AND m.person_id = c.person_id)
+            """)
+    }
+
     private func planLicenses(known: Bool, removals: Bool) throws {
         try db.execute(sql: """
             CREATE TEMP TABLE plan_distribution_orders (action TEXT NOT NULL, license_ref INTEGER, order_id TEXT,
@@ -199,18 +221,20 @@ struct Reconciliation {
             INSERT INTO plan_distribution_orders (action, license_ref, order_id, person_id, product_id, license_type,
                                                   valid_from, valid_to)
             SELECT CASE WHEN l.id IS NULL THEN 'create'
-                        WHEN l.product_id IS DISTINCT FROM o.product_id OR l.license_type IS DISTINCT FROM o.license_type
+                        WHEN l.source <> 'skolon' OR l.product_id IS DISTINCT FROM o.product_id
+                             OR l.license_type IS DISTINCT FROM o.license_type
                              OR l.valid_from IS DISTINCT FROM o.valid_from OR l.valid_to IS DISTINCT FROM o.valid_to
                              OR a.person_id IS DISTINCT FROM o.person_id THEN 'update'
                         ELSE 'keep' END,
                    l.id, o.order_id, o.person_id, o.product_id, o.license_type, o.valid_from, o.valid_to
             FROM stage_distribution_orders o
             JOIN plan_users p ON p.person_id = o.person_id AND p.action <> 'remove'
-            LEFT JOIN licenses l ON l.organisation_id = ? AND l.source = 'skolon' AND l.order_id = o.order_id
+            LEFT JOIN licenses l ON l.organisation_id = ? AND l.order_id = o.order_id
             LEFT JOIN accounts a ON a.id = l.account_id
             WHERE o.rejected = 0
             """, arguments: [organisation])
         try db.execute(sql: "CREATE INDEX temp.plan_orders_by_order ON plan_distribution_orders(order_id)")
+        try db.execute(sql: "CREATE INDEX temp.plan_orders_by_license ON plan_distribution_orders(license_ref)")
         guard removals else { return }
         try db.execute(sql: """
             INSERT INTO plan_distribution_orders (action, license_ref, order_id)
@@ -220,6 +244,17 @@ struct Reconciliation {
               AND NOT EXISTS (SELECT 1 FROM stage_distribution_orders o WHERE o.rejected = 1 AND o.order_id = l.order_id)
               AND NOT EXISTS (SELECT 1 FROM stage_users s WHERE s.rejected = 1 AND s.person_id = a.person_id)
               AND NOT EXISTS (SELECT 1 FROM stage_distribution_orders o WHERE o.rejected = 1 AND o.person_id = a.person_id)
-            """, arguments: [organisation])
+              AND NOT EXISTS (SELECT 1 FROM licenses l JOIN stage_distribution_orders o
+                                ON o.rejected = 1 AND o.order_id = l.order_id
+                              WHERE l.account_id = a.id AND l.organisation_id = ?)
+            """, arguments: [organisation, organisation])
+        // Whatever else a leaving person holds (portal-era licenses too) goes with them,
+        // unless the snapshot moves it to someone who stays.
+        try db.execute(sql: """
+            INSERT INTO plan_distribution_orders (action, license_ref, order_id)
+            SELECT 'remove', l.id, l.order_id FROM licenses l
+            WHERE l.account_id IN (SELECT account_id FROM plan_users WHERE action = 'remove')
+              AND NOT EXISTS (SELECT 1 FROM plan_distribution_orders p WHERE p.license_ref = l.id)
+            """)
     }
 }

@@ -82,7 +82,7 @@ struct CrossFileChecks {
             """)
         let findings = rows.map { row -> Finding in
             let present: Bool = row["present"]
-            let specific: Rule = rule == .unknownPerson && present ? .rejectedPerson : rule
+            let specific: Rule = !present ? rule : (rule == .unknownPerson ? .rejectedPerson : .rejectedGroup)
             return Finding(file: file(kind), line: row["line"], column: field.column, value: row["value"] ?? "", rule: specific)
         }
         try StagingArea.insert(findings, db)

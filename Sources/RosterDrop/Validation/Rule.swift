@@ -21,6 +21,7 @@ public enum Rule: String, Sendable, CaseIterable {
     case unknownPerson = "reference.person"
     case rejectedPerson = "reference.person_rejected"
     case unknownGroup = "reference.group"
+    case rejectedGroup = "reference.group_rejected"
     case unknownProduct = "reference.product"
     case schoolUnitOutOfScope = "scope.school_unit"
     case otherOrganisation = "scope.other_organisation"
@@ -55,7 +56,8 @@ public enum Rule: String, Sendable, CaseIterable {
         case .duplicate: return "Samma id förekommer på flera rader (rad \(detail)); dubbletterna används inte. Ta bort dubbletten i källsystemet."
         case .unknownPerson: return "Personen finns inte i leveransens användarfil. Kontrollera person_id eller skicka med personen."
         case .rejectedPerson: return "Personens rad i användarfilen underkändes, så raden används inte. Rätta först personens rad."
-        case .unknownGroup: return "Gruppen finns inte bland leveransens godkända grupper."
+        case .unknownGroup: return "Gruppen finns inte i leveransens gruppfil. Kontrollera group_id eller skicka med gruppen."
+        case .rejectedGroup: return "Gruppens rad i gruppfilen underkändes, så raden används inte. Rätta först gruppens rad."
         case .unknownProduct: return "Produkten finns inte i portalens produktkatalog. Kontrollera produkt-id (ISBN) eller kontakta förlagets support."
         case .schoolUnitOutOfScope: return "Skolenheten hör inte till organisationen \(detail). Raden rör inte en annan organisations data."
         case .otherOrganisation: return "Personen är redan kopplad till en annan organisation i portalen; raden används inte."
@@ -92,7 +94,8 @@ public enum Rule: String, Sendable, CaseIterable {
         case .duplicate: return "The same id appears on several rows (lines \(detail)); the duplicates are not used. Remove the duplicate at the source."
         case .unknownPerson: return "The person is not in the delivery's users file. Check the person_id or include the person."
         case .rejectedPerson: return "The person's row in the users file was rejected, so this row is not used. Fix the person's row first."
-        case .unknownGroup: return "The group is not among this delivery's accepted groups."
+        case .unknownGroup: return "The group is not in the delivery's groups file. Check the group_id or include the group."
+        case .rejectedGroup: return "The group's row in the groups file was rejected, so this row is not used. Fix the group's row first."
         case .unknownProduct: return "The product is not in the portal's product catalogue. Check the product id (ISBN) or contact the publisher's support."
         case .schoolUnitOutOfScope: return "The school unit does not belong to organisation \(detail). A row can never change another organisation's data."
         case .otherOrganisation: return "The person is already linked to another organisation in the portal; the row is not used."
@@ -150,17 +153,6 @@ public enum Rule: String, Sendable, CaseIterable {
     private func part(_ detail: String, _ index: Int) -> String {
         let parts = detail.split(separator: "/", omittingEmptySubsequences: false)
         return index < parts.count ? String(parts[index]) : ""
-    }
-
-    /// Whether this problem refuses the whole delivery rather than one row.
-    public var refusesDelivery: Bool {
-        switch self {
-        case .unclosedQuote, .missingColumn, .unreadableFile, .tooLarge, .manifestMissingFile, .manifestUnlisted,
-             .manifestRows, .manifestChecksum, .manifestInvalid, .missingKind, .stale:
-            return true
-        default:
-            return false
-        }
     }
 }
 
