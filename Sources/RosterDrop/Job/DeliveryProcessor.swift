@@ -111,19 +111,25 @@ struct DeliveryProcessor {
                     loads[kind].map { Finding(file: $0.name, line: 0, rule: .removalsSuspended) }
                 }, db)
             }
-            let planned = try reconciliation.plan()
-            phase("planned", delivery, since: &started)
-            for (kind, change) in planned {
-                counts[kind, default: EntityCounts()].created = change.created
-                counts[kind, default: EntityCounts()].updated = change.updated
-                counts[kind, default: EntityCounts()].removed = change.removed
-            }
             let findings = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM stage_findings") ?? 0
             let outcome: DeliveryOutcome = dryRun ? .test : (findings > 0 ? .appliedWithRejects : .applied)
+            func plan() throws {
+                for (kind, change) in try reconciliation.plan() {
+                    counts[kind, default: EntityCounts()].created = change.created
+                    counts[kind, default: EntityCounts()].updated = change.updated
+                    counts[kind, default: EntityCounts()].removed = change.removed
+                }
+                phase("planned", delivery, since: &started)
+            }
             var ledgerID: Int64?
-            if !dryRun {
+            if dryRun {
+                try plan()
+            } else {
+                // Planned inside the write transaction, so the portal cannot change between the
+                // plan and its apply (the portal's own writers wait on SQLite's lock meanwhile).
                 try db.inTransaction(.immediate) {
                     try registerOrganisation(db)
+                    try plan()
                     try reconciliation.apply(now: Self.iso(now))
                     ledgerID = try record(delivery, outcome: outcome, content: content, loads: loads, counts: counts, db: db)
                     return .commit
