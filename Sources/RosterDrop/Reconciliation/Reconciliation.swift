@@ -157,8 +157,14 @@ struct Reconciliation {
 
     private func planMemberships(known: Bool, removals: Bool) throws {
         try db.execute(sql: "CREATE TEMP TABLE plan_memberships (action TEXT NOT NULL, group_id TEXT, person_id TEXT)")
-        // Both sides as (group, person) pairs of external ids; the differences are computed
-        // with EXCEPT, which sorts once instead of probing an index per pair.
+        if known { try planSnapshotMemberships(removals: removals) }
+        try planLeavingMemberships()
+    }
+
+    /// The memberships file against the portal: both sides as (group, person) pairs of
+    /// external ids, the differences computed with EXCEPT, which sorts once instead of
+    /// probing an index per pair.
+    private func planSnapshotMemberships(removals: Bool) throws {
         for table in ["current_memberships", "target_memberships"] {
             try db.execute(sql: "DROP TABLE IF EXISTS temp.\(table)")
         }
@@ -168,8 +174,6 @@ struct Reconciliation {
             JOIN groups g ON g.id = m.group_id JOIN accounts a ON a.id = m.account_id
             WHERE g.organisation_id = ? AND g.source = 'skolon' AND a.person_id IS NOT NULL
             """, arguments: [organisation])
-        defer { try? planLeavingMemberships() }
-        guard known else { return }
         try db.execute(sql: """
             CREATE TEMP TABLE target_memberships AS
             SELECT s.group_id AS group_id, s.person_id AS person_id FROM stage_memberships s
@@ -201,14 +205,24 @@ struct Reconciliation {
     /// Memberships that go because their person or group goes, whatever the memberships file
     /// says: counted here so the receipt tells what the apply really removes.
     private func planLeavingMemberships() throws {
+        // Driven from the few leaving people and groups through the portal's own indexes,
+        // so the cost follows the change, not the organisation's size.
         try db.execute(sql: """
             INSERT INTO plan_memberships (action, group_id, person_id)
-            SELECT 'remove', c.group_id, c.person_id FROM current_memberships c
-            WHERE (EXISTS (SELECT 1 FROM plan_users p WHERE p.action = 'remove' AND p.person_id = c.person_id)
-                   OR EXISTS (SELECT 1 FROM plan_groups g WHERE g.action = 'remove' AND g.group_id = c.group_id))
-              AND NOT EXISTS (SELECT 1 FROM plan_memberships m WHERE m.action = 'remove'
-                                AND m.group_id = c.group_id AND m.person_id = c.person_id)
-            """)
+            SELECT 'remove', d.group_id, d.person_id FROM (
+                SELECT g.external_id AS group_id, a.person_id AS person_id FROM plan_users p
+                JOIN memberships m ON m.account_id = p.account_id
+                JOIN groups g ON g.id = m.group_id AND g.organisation_id = ? AND g.source = 'skolon'
+                JOIN accounts a ON a.id = p.account_id
+                WHERE p.action = 'remove'
+                UNION
+                SELECT g.external_id, a.person_id FROM plan_groups pg
+                JOIN memberships m ON m.group_id = pg.group_ref
+                JOIN groups g ON g.id = m.group_id
+                JOIN accounts a ON a.id = m.account_id AND a.person_id IS NOT NULL
+                WHERE pg.action = 'remove'
+                EXCEPT SELECT group_id, person_id FROM plan_memberships WHERE action = 'remove') d
+            """, arguments: [organisation])
     }
 
     private func planLicenses(known: Bool, removals: Bool) throws {
