@@ -24,9 +24,7 @@ struct StagingArea {
             try db.execute(sql: "DROP TABLE IF EXISTS temp.\(kind.stagingTable)")
             try db.execute(sql: "CREATE TEMP TABLE \(kind.stagingTable) (line INTEGER PRIMARY KEY, rejected INTEGER NOT NULL, \(columns))")
         }
-        for kind in EntityKind.allCases {
-            try db.execute(sql: "DROP TABLE IF EXISTS temp.plan_\(kind.rawValue)")
-        }
+        try Reconciliation.discardPlan(db)
         try db.execute(sql: "DROP TABLE IF EXISTS temp.stage_findings")
         try db.execute(sql: """
             CREATE TEMP TABLE stage_findings (file TEXT NOT NULL, line INTEGER NOT NULL, column_name TEXT NOT NULL,

@@ -8,8 +8,6 @@ struct FileLoad: Sendable {
     var sha256: String
     /// Data records read, accepted or not (the header excluded).
     var records: Int
-    /// Records refused by row-level checks so far.
-    var rejected: Int
     /// Rejected records whose key could not be read: they suspend removals for this kind.
     var unkeyed: Int
 }

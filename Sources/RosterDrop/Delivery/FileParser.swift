@@ -33,7 +33,7 @@ final class FileParser: @unchecked Sendable {
         self.products = products
         self.organisation = organisation
         reader = CSVReader(delimiter: mapping.delimiter, encoding: mapping.encoding)
-        load = FileLoad(kind: mapping.kind, name: name, sha256: "", records: 0, rejected: 0, unkeyed: 0)
+        load = FileLoad(kind: mapping.kind, name: name, sha256: "", records: 0, unkeyed: 0)
         emailSlot = mapping.kind == .users ? mapping.kind.fields.firstIndex { $0.name == "email" } : nil
         batch.rows.reserveCapacity(Self.batchSize)
     }
@@ -116,7 +116,6 @@ final class FileParser: @unchecked Sendable {
             if let values = validator.validate(record, findings: &batch.findings) {
                 stage(line: record.line, rejected: false, values: values)
             } else {
-                load.rejected += 1
                 if validator.rawKey(record) != nil {
                     stage(line: record.line, rejected: true, values: rawValues(record, validator: validator))
                 } else {
@@ -129,7 +128,6 @@ final class FileParser: @unchecked Sendable {
                                                          detail: Rule.Unreadable.noHeader)])
             }
             load.records += 1
-            load.rejected += 1
             load.unkeyed += 1
             switch problem.kind {
             case .unclosedQuote:
@@ -155,13 +153,11 @@ final class FileParser: @unchecked Sendable {
 
     /// A rejected row's raw values in portal field order.
     private func rawValues(_ record: CSVRecord, validator: RecordValidator) -> [String?] {
-        var values = [String?](repeating: nil, count: mapping.kind.fields.count)
-        for (slot, field) in mapping.fields.enumerated() {
-            guard let portal = mapping.kind.fields.firstIndex(where: { $0.name == field.target }) else { continue }
+        validator.portalSlots.map { slot in
+            guard let slot else { return nil }
             let raw = record.fields[validator.columnIndex[slot]].trimmingSpaces
-            values[portal] = raw.isEmpty ? nil : raw
+            return raw.isEmpty ? nil : raw
         }
-        return values
     }
 
     private func flush() throws {

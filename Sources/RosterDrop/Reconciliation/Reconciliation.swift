@@ -37,7 +37,7 @@ struct Reconciliation {
 
     /// Fills the plan tables and returns the resulting counts per entity.
     func plan() throws -> [EntityKind: EntityCounts] {
-        try dropPlan()
+        try Self.discardPlan(db)
         let usersKnown = present.contains(.users) && present.contains(.distributionOrders)
         let keepUsers = !usersKnown || suspended.contains(.users) || suspended.contains(.distributionOrders)
         try planUsers(removals: !keepUsers, known: usersKnown)
@@ -57,10 +57,30 @@ struct Reconciliation {
         return counts
     }
 
-    private func dropPlan() throws {
+    /// Drops the plan tables of an earlier delivery on this connection.
+    static func discardPlan(_ db: Database) throws {
         for kind in EntityKind.allCases {
             try db.execute(sql: "DROP TABLE IF EXISTS temp.plan_\(kind.rawValue)")
         }
+    }
+
+    /// SQL that is true when a rejected users or order row names `personColumn`'s person.
+    static func protectedPerson(_ personColumn: String) -> String {
+        """
+        (EXISTS (SELECT 1 FROM stage_users s WHERE s.rejected = 1 AND s.person_id = \(personColumn))
+         OR EXISTS (SELECT 1 FROM stage_distribution_orders o WHERE o.rejected = 1 AND o.person_id = \(personColumn)))
+        """
+    }
+
+    /// SQL that is true when the account `alias` must stay untouched: a rejected row names
+    /// its person, or names a license it holds.
+    static func protectedAccount(_ alias: String) -> String {
+        """
+        (\(protectedPerson("\(alias).person_id"))
+         OR EXISTS (SELECT 1 FROM licenses pl JOIN stage_distribution_orders po
+                      ON po.rejected = 1 AND po.order_id = pl.order_id
+                    WHERE pl.account_id = \(alias).id))
+        """
     }
 
     private func planUsers(removals: Bool, known: Bool) throws {
@@ -120,12 +140,8 @@ struct Reconciliation {
             SELECT 'remove', a.id, a.person_id FROM accounts a
             WHERE a.organisation_id = ? AND a.identity_source = 'skolon'
               AND NOT EXISTS (SELECT 1 FROM plan_users p WHERE p.person_id = a.person_id)
-              AND NOT EXISTS (SELECT 1 FROM stage_users s WHERE s.rejected = 1 AND s.person_id = a.person_id)
-              AND NOT EXISTS (SELECT 1 FROM stage_distribution_orders o WHERE o.rejected = 1 AND o.person_id = a.person_id)
-              AND NOT EXISTS (SELECT 1 FROM licenses l JOIN stage_distribution_orders o
-                                ON o.rejected = 1 AND o.order_id = l.order_id
-                              WHERE l.account_id = a.id AND l.organisation_id = ?)
-            """, arguments: [organisation, organisation])
+              AND NOT \(Self.protectedAccount("a"))
+            """, arguments: [organisation])
     }
 
     private func planGroups(known: Bool, removals: Bool) throws {
@@ -197,8 +213,7 @@ struct Reconciliation {
             WHERE NOT EXISTS (SELECT 1 FROM stage_memberships s WHERE s.rejected = 1
                                 AND s.group_id = c.group_id AND s.person_id = c.person_id)
               AND NOT EXISTS (SELECT 1 FROM stage_groups s WHERE s.rejected = 1 AND s.group_id = c.group_id)
-              AND NOT EXISTS (SELECT 1 FROM stage_users s WHERE s.rejected = 1 AND s.person_id = c.person_id)
-              AND NOT EXISTS (SELECT 1 FROM stage_distribution_orders o WHERE o.rejected = 1 AND o.person_id = c.person_id)
+              AND NOT \(Self.protectedPerson("c.person_id"))
             """)
     }
 
@@ -256,12 +271,8 @@ struct Reconciliation {
             WHERE l.organisation_id = ? AND l.source = 'skolon'
               AND NOT EXISTS (SELECT 1 FROM plan_distribution_orders p WHERE p.order_id = l.order_id AND p.action <> 'remove')
               AND NOT EXISTS (SELECT 1 FROM stage_distribution_orders o WHERE o.rejected = 1 AND o.order_id = l.order_id)
-              AND NOT EXISTS (SELECT 1 FROM stage_users s WHERE s.rejected = 1 AND s.person_id = a.person_id)
-              AND NOT EXISTS (SELECT 1 FROM stage_distribution_orders o WHERE o.rejected = 1 AND o.person_id = a.person_id)
-              AND NOT EXISTS (SELECT 1 FROM licenses l JOIN stage_distribution_orders o
-                                ON o.rejected = 1 AND o.order_id = l.order_id
-                              WHERE l.account_id = a.id AND l.organisation_id = ?)
-            """, arguments: [organisation, organisation])
+              AND NOT \(Self.protectedAccount("a"))
+            """, arguments: [organisation])
         // Whatever else a leaving person holds (portal-era licenses too) goes with them,
         // unless the snapshot moves it to someone who stays.
         try db.execute(sql: """

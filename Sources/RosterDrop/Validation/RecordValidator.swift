@@ -11,6 +11,8 @@ struct RecordValidator {
     /// Per portal field of the kind, the index into `mapping.fields`, or nil when unmapped.
     let portalSlots: [Int?]
     let keySlots: [Int?]
+    /// Pairs of mapped fields (slot, slot it must not precede), resolved once per file.
+    let dateOrderSlots: [(Int, Int)]
     let schoolUnits: Set<String>
     let products: Set<String>
     let organisation: String
@@ -36,8 +38,14 @@ struct RecordValidator {
         if !missing.isEmpty { throw DeliveryRefusal(findings: missing) }
         let portalSlots = mapping.kind.fields.map { portal in mapping.fields.firstIndex { $0.target == portal.name } }
         let keySlots = mapping.kind.key.map { key in mapping.fields.firstIndex { $0.target == key } }
+        let dateOrderSlots = mapping.fields.enumerated().compactMap { slot, field -> (Int, Int)? in
+            guard let other = field.notBefore, let otherSlot = mapping.fields.firstIndex(where: { $0.target == other })
+            else { return nil }
+            return (slot, otherSlot)
+        }
         return RecordValidator(mapping: mapping, file: file, columnIndex: columnIndex, portalSlots: portalSlots,
-                               keySlots: keySlots, schoolUnits: schoolUnits, products: products, organisation: organisation)
+                               keySlots: keySlots, dateOrderSlots: dateOrderSlots, schoolUnits: schoolUnits,
+                               products: products, organisation: organisation)
     }
 
     /// Validates `record`; returns the portal values in `EntityKind.fields` order, or nil
@@ -103,12 +111,10 @@ struct RecordValidator {
             }
             values[slot] = value
         }
-        for (slot, field) in mapping.fields.enumerated() {
-            guard let other = field.notBefore, let value = values[slot],
-                  let otherSlot = mapping.fields.firstIndex(where: { $0.target == other }),
-                  let otherValue = values[otherSlot] else { continue }
+        for (slot, otherSlot) in dateOrderSlots {
+            guard let value = values[slot], let otherValue = values[otherSlot] else { continue }
             if value < otherValue {
-                findings.append(Finding(file: file, line: record.line, column: field.column, value: value,
+                findings.append(Finding(file: file, line: record.line, column: mapping.fields[slot].column, value: value,
                                         rule: .dateOrder, detail: "\(mapping.fields[otherSlot].column) \(otherValue)"))
                 rejected = true
             }
