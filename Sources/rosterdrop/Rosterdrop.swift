@@ -46,6 +46,11 @@ struct Run: ParsableCommand {
     @Flag(name: .long, help: "Validate, plan and write the same reports, but change nothing in the database and archive nothing.")
     var dryRun = false
 
+    @Flag(name: .long, help: ArgumentHelp(
+        "Compare every row with the portal, not only rows changed since the last delivery.",
+        discussion: "Slower; puts back Skolon's values where they were edited in the portal."))
+    var full = false
+
     @Flag(name: .long, help: "Print a machine-readable summary on stdout.")
     var json = false
 
@@ -60,7 +65,7 @@ struct Run: ParsableCommand {
             return handler
         }
         let summary = try ExitStatus.reporting {
-            try SyncJob(configuration: JobConfiguration.load(path: config), dryRun: dryRun).run()
+            try SyncJob(configuration: JobConfiguration.load(path: config), dryRun: dryRun, full: full).run()
         }
         FileHandle.standardError.write(Data(SummaryText.render(summary).utf8))
         if json {

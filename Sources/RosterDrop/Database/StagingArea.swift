@@ -2,8 +2,9 @@ import GRDB
 
 /// Temporary tables holding one delivery's rows and findings while it is checked and planned.
 ///
-/// Every row read is staged, accepted or not: a rejected row keeps its raw key values so
-/// that the record it names is protected from removal. Temporary tables live on the job's
+/// Every row read is staged — rejected ones with their raw key values, so that the record
+/// they name is protected from removal — except accepted rows identical to what the job last
+/// wrote (see `DeliveryIndex`), which need nothing done. Temporary tables live on the job's
 /// connection only and vanish with it, so an interrupted run leaves nothing behind.
 struct StagingArea {
     /// Extra columns derived while staging, beside the portal fields.
@@ -11,18 +12,26 @@ struct StagingArea {
         kind == .users ? ["email_key"] : []
     }
 
+    /// Text columns: the portal fields, then the derived ones.
     static func columns(_ kind: EntityKind) -> [String] {
         kind.fields.map(\.name) + derivedColumns(kind)
     }
 
+    /// Integer columns after the text ones: the accepted row's hash, and the lines (in the
+    /// users and groups files) of the user and group it names.
+    static let numberColumns = ["row_hash", "user_line", "group_line"]
+
     /// Drops and recreates every staging table, and drops the previous delivery's plan.
     /// A record starts on its own physical line, so `line` is the row id: appends stay
-    /// sequential and no separate index is needed.
+    /// sequential. Only rows staged as not unchanged are here; a partial index keeps the
+    /// (few) rejected ones at hand for the protection lists.
     static func reset(_ db: Database) throws {
         for kind in EntityKind.allCases {
-            let columns = columns(kind).map { "\($0) TEXT" }.joined(separator: ", ")
+            let columns = (columns(kind).map { "\($0) TEXT" } + numberColumns.map { "\($0) INTEGER" })
+                .joined(separator: ", ")
             try db.execute(sql: "DROP TABLE IF EXISTS temp.\(kind.stagingTable)")
             try db.execute(sql: "CREATE TEMP TABLE \(kind.stagingTable) (line INTEGER PRIMARY KEY, rejected INTEGER NOT NULL, \(columns))")
+            try db.execute(sql: "CREATE INDEX temp.\(kind.stagingTable)_rejected ON \(kind.stagingTable)(line) WHERE rejected = 1")
         }
         try Reconciliation.discardPlan(db)
         try db.execute(sql: "DROP TABLE IF EXISTS temp.stage_findings")
@@ -32,23 +41,51 @@ struct StagingArea {
             """)
     }
 
-    /// Indexes the staged keys once loading is done; building them afterwards is cheaper
-    /// than keeping them up to date row by row.
-    static func index(_ db: Database) throws {
-        let indexed: [(EntityKind, [String])] = [
-            (.users, ["person_id"]), (.groups, ["group_id"]), (.memberships, ["group_id", "person_id"]),
-            (.distributionOrders, ["person_id"]), (.distributionOrders, ["order_id"]),
-        ]
-        for (kind, columns) in indexed {
-            let name = "\(kind.stagingTable)_by_\(columns.joined(separator: "_"))"
-            try db.execute(sql: "CREATE INDEX temp.\(name) ON \(kind.stagingTable)(\(columns.joined(separator: ", ")))")
-        }
-    }
-
     static func insertSQL(_ kind: EntityKind) -> String {
-        let columns = columns(kind)
+        let columns = columns(kind) + numberColumns
         let marks = Array(repeating: "?", count: columns.count + 2).joined(separator: ", ")
         return "INSERT INTO \(kind.stagingTable) (line, rejected, \(columns.joined(separator: ", "))) VALUES (\(marks))"
+    }
+
+    /// Marks staged rows rejected by a check that came after they were staged.
+    static func reject(_ kind: EntityKind, lines: [Int], _ db: Database) throws {
+        let statement = try db.cachedStatement(sql: "UPDATE \(kind.stagingTable) SET rejected = 1 WHERE line = ?")
+        for line in lines { try statement.execute(arguments: [line]) }
+    }
+
+    /// What the plan reads besides the staged rows, once every file is read:
+    /// - `present_users`: lines of the users the portal keeps (accepted, licensed);
+    /// - `vanished_<kind>`: hashes of records last written that the delivery did not match;
+    /// - `rejected_people`, `rejected_orders`, `rejected_pairs`: keys named by rejected rows,
+    ///   whose records are protected from removal.
+    static func prepareForPlan(_ db: Database, presentUsers: [Int], vanished: [EntityKind: Set<Int64>]) throws {
+        try db.execute(sql: "DROP TABLE IF EXISTS temp.present_users")
+        try db.execute(sql: "CREATE TEMP TABLE present_users (line INTEGER PRIMARY KEY)")
+        let present = try db.makeStatement(sql: "INSERT INTO present_users (line) VALUES (?)")
+        for line in presentUsers { try present.execute(arguments: [line]) }
+        for kind in [EntityKind.users, .memberships, .distributionOrders] {
+            let table = "vanished_\(kind.rawValue)"
+            try db.execute(sql: "DROP TABLE IF EXISTS temp.\(table)")
+            try db.execute(sql: "CREATE TEMP TABLE \(table) (hash INTEGER PRIMARY KEY)")
+            let insert = try db.makeStatement(sql: "INSERT INTO \(table) (hash) VALUES (?)")
+            for hash in (vanished[kind] ?? []).sorted() { try insert.execute(arguments: [hash]) }
+        }
+        try db.execute(sql: """
+            DROP TABLE IF EXISTS temp.rejected_people;
+            CREATE TEMP TABLE rejected_people (person_id TEXT PRIMARY KEY);
+            INSERT OR IGNORE INTO rejected_people SELECT person_id FROM stage_users WHERE rejected = 1 AND person_id IS NOT NULL;
+            INSERT OR IGNORE INTO rejected_people
+                SELECT person_id FROM stage_distribution_orders WHERE rejected = 1 AND person_id IS NOT NULL;
+            DROP TABLE IF EXISTS temp.rejected_orders;
+            CREATE TEMP TABLE rejected_orders (order_id TEXT PRIMARY KEY);
+            INSERT OR IGNORE INTO rejected_orders
+                SELECT order_id FROM stage_distribution_orders WHERE rejected = 1 AND order_id IS NOT NULL;
+            DROP TABLE IF EXISTS temp.rejected_pairs;
+            CREATE TEMP TABLE rejected_pairs (group_id TEXT, person_id TEXT, PRIMARY KEY (group_id, person_id));
+            INSERT OR IGNORE INTO rejected_pairs SELECT group_id, person_id FROM stage_memberships
+                WHERE rejected = 1 AND group_id IS NOT NULL AND person_id IS NOT NULL;
+            CREATE INDEX temp.stage_groups_by_group_id ON stage_groups(group_id);
+            """)
     }
 
     static let findingSQL = "INSERT INTO stage_findings (file, line, column_name, value, rule, detail) VALUES (?, ?, ?, ?, ?, ?)"

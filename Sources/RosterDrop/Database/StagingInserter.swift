@@ -9,20 +9,25 @@ import GRDBSQLite
 struct StagingInserter {
     private let statement: Statement
     private let sql: String
+    private let textColumns: Int
 
     init(_ db: Database, kind: EntityKind) throws {
         sql = StagingArea.insertSQL(kind)
+        textColumns = StagingArea.columns(kind).count
         statement = try db.makeStatement(sql: sql)
     }
 
-    /// Inserts one row: its line, whether it was rejected, and its column values in order.
-    func insert(line: Int, rejected: Bool, values: [String?]) throws {
+    /// Inserts one row: its line, whether it was rejected, its column values in order
+    /// (missing trailing ones are null), then its hash and the lines of the user and group
+    /// it names.
+    func insert(_ row: StagedBatch.Row) throws {
         let handle = statement.sqliteStatement
-        sqlite3_bind_int64(handle, 1, Int64(line))
-        sqlite3_bind_int64(handle, 2, rejected ? 1 : 0)
-        for (index, value) in values.enumerated() {
-            let position = Int32(index + 3)
-            guard var value else {
+        sqlite3_bind_int64(handle, 1, Int64(row.line))
+        sqlite3_bind_int64(handle, 2, row.rejected ? 1 : 0)
+        var position: Int32 = 3
+        for index in 0..<textColumns {
+            defer { position += 1 }
+            guard index < row.values.count, var value = row.values[index] else {
                 sqlite3_bind_null(handle, position)
                 continue
             }
@@ -31,6 +36,13 @@ struct StagingInserter {
                                       Int32(bytes.count), Self.transient)
             }
         }
+        func bind(_ number: Int64?) {
+            if let number { sqlite3_bind_int64(handle, position, number) } else { sqlite3_bind_null(handle, position) }
+            position += 1
+        }
+        bind(row.rowHash)
+        bind(row.userLine.map(Int64.init))
+        bind(row.groupLine.map(Int64.init))
         let code = sqlite3_step(handle)
         sqlite3_reset(handle)
         guard code == SQLITE_DONE else {

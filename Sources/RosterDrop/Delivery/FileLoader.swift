@@ -38,9 +38,7 @@ struct FileLoader {
         thread.start()
         do {
             while let batch = channel.receive() {
-                for row in batch.rows {
-                    try inserter.insert(line: row.line, rejected: row.rejected, values: row.values)
-                }
+                for row in batch.rows { try inserter.insert(row) }
                 try StagingArea.insert(batch.findings, db)
             }
         } catch {
@@ -59,6 +57,20 @@ struct StagedBatch: Sendable {
         var rejected: Bool
         /// Values in `StagingArea.columns` order.
         var values: [String?]
+        /// For accepted rows: the row's hash, and the lines of the user and group it names.
+        var rowHash: Int64?
+        var userLine: Int?
+        var groupLine: Int?
+
+        init(line: Int, rejected: Bool, values: [String?], rowHash: Int64? = nil, userLine: Int? = nil,
+             groupLine: Int? = nil) {
+            self.line = line
+            self.rejected = rejected
+            self.values = values
+            self.rowHash = rowHash
+            self.userLine = userLine
+            self.groupLine = groupLine
+        }
     }
 
     var rows: [Row] = []

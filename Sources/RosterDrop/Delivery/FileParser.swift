@@ -13,6 +13,8 @@ final class FileParser: @unchecked Sendable {
     let schoolUnits: Set<String>
     let products: Set<String>
     let organisation: String
+    let index: DeliveryIndex
+    let rules: KindRules
 
     static let batchSize = 8192
 
@@ -25,8 +27,10 @@ final class FileParser: @unchecked Sendable {
     private let emailSlot: Int?
 
     init(mapping: FileMapping, name: String, limit: Int64, schoolUnits: Set<String>, products: Set<String>,
-         organisation: String) {
+         organisation: String, index: DeliveryIndex) {
         self.mapping = mapping
+        self.index = index
+        rules = KindRules(mapping)
         self.name = name
         self.limit = limit
         self.schoolUnits = schoolUnits
@@ -114,13 +118,22 @@ final class FileParser: @unchecked Sendable {
             }
             load.records += 1
             if let values = validator.validate(record, findings: &batch.findings) {
-                stage(line: record.line, rejected: false, values: values)
-            } else {
-                if validator.rawKey(record) != nil {
-                    stage(line: record.line, rejected: true, values: rawValues(record, validator: validator))
-                } else {
-                    load.unkeyed += 1
+                switch index.admit(rules, line: record.line, values: values, file: name) {
+                case .unchanged:
+                    break
+                case let .stage(rowHash, userLine, groupLine):
+                    stage(StagedBatch.Row(line: record.line, rejected: false, values: values, rowHash: rowHash,
+                                          userLine: userLine, groupLine: groupLine))
+                case .reject(let finding):
+                    if let finding { batch.findings.append(finding) }
+                    stage(StagedBatch.Row(line: record.line, rejected: true, values: values))
                 }
+            } else if let key = validator.rawKey(record) {
+                let values = rawValues(record, validator: validator)
+                index.noteRejected(rules, line: record.line, rawKey: key, values: values, file: name)
+                stage(StagedBatch.Row(line: record.line, rejected: true, values: values))
+            } else {
+                load.unkeyed += 1
             }
         case .problem(let problem):
             guard validator != nil else {
@@ -143,12 +156,12 @@ final class FileParser: @unchecked Sendable {
         if batch.rows.count >= Self.batchSize || batch.findings.count >= Self.batchSize { try flush() }
     }
 
-    private func stage(line: Int, rejected: Bool, values: [String?]) {
-        var columns = values
+    private func stage(_ row: StagedBatch.Row) {
+        var row = row
         if let emailSlot {
-            columns.append(rejected ? nil : values[emailSlot].map(EmailKey.key))
+            row.values.append(row.rejected ? nil : row.values[emailSlot].map(EmailKey.key))
         }
-        batch.rows.append(StagedBatch.Row(line: line, rejected: rejected, values: columns))
+        batch.rows.append(row)
     }
 
     /// A rejected row's raw values in portal field order.

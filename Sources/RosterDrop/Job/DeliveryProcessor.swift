@@ -25,6 +25,8 @@ struct DeliveryProcessor {
     let folder: any DropFolder
     let runID: Int64?
     let dryRun: Bool
+    /// Compare every row, not only those changed since the job last wrote (see `SyncJob`).
+    var full = false
     let now: Date
     let scratch: URL
     let logger: Logger
@@ -37,8 +39,8 @@ struct DeliveryProcessor {
         defer { try? FileManager.default.removeItem(at: work) }
         let summary = try database.writer.inDatabase { db -> DeliverySummary in
             try StagingArea.reset(db)
-            let (outcome, counts, ledgerID) = try evaluate(delivery, db: db, work: work)
-            let summary = try answer(delivery, outcome: outcome, counts: counts, db: db, work: work)
+            let (outcome, counts, ledgerID, unlicensed) = try evaluate(delivery, db: db, work: work)
+            let summary = try answer(delivery, outcome: outcome, counts: counts, unlicensed: unlicensed, db: db, work: work)
             if let ledgerID {
                 try db.execute(sql: "UPDATE deliveries SET answered_at = ? WHERE id = ?", arguments: [Self.iso(now), ledgerID])
             }
@@ -53,15 +55,15 @@ struct DeliveryProcessor {
     /// Checks, plans and (unless dry) applies; returns the outcome, the counts and the ledger
     /// row to mark answered once the reports are out.
     private func evaluate(_ delivery: Delivery, db: Database,
-                          work: URL) throws -> (DeliveryOutcome, [EntityKind: EntityCounts], Int64?) {
+                          work: URL) throws -> (DeliveryOutcome, [EntityKind: EntityCounts], Int64?, Int) {
         var counts: [EntityKind: EntityCounts] = [:]
         do {
             let latest = try latestApplied(db)
             if let latest, latest.timestamp == delivery.timestamp {
-                if latest.answered || dryRun { return (.duplicate, counts, nil) }
+                if latest.answered || dryRun { return (.duplicate, counts, nil, 0) }
                 return try recall(latest, db: db)
             }
-            if try wasApplied(delivery.timestamp, db) { return (.duplicate, counts, nil) }
+            if try wasApplied(delivery.timestamp, db) { return (.duplicate, counts, nil, 0) }
             if let latest, latest.timestamp > delivery.timestamp {
                 // A finding about the whole delivery is filed under its manifest, when it has one.
                 let name = delivery.manifest?.name ?? delivery.allFiles.first?.name ?? ""
@@ -70,20 +72,27 @@ struct DeliveryProcessor {
             let manifest = try readManifest(delivery, work: work)
             try checkPresence(delivery, manifest: manifest)
             let products = try ProductCatalogue.ids(db)
+            let index = DeliveryIndex(hashing: RowHashing(rowKey: try PortalDatabase.rowHashKey(db)), full: full)
+            let checks = CrossFileChecks(db: db, mapping: mapping, organisation: organisation.id, index: index,
+                                         files: delivery.files.mapValues(\.name))
             var loads: [EntityKind: FileLoad] = [:]
+            // Users and groups first: the files after them are checked against them as they stream.
             for (kind, file) in delivery.files.sorted(by: { $0.key < $1.key }) {
                 guard let fileMapping = mapping.files[kind] else { continue }
                 let started = ContinuousClock.now
                 let local = try folder.fetch(file.name, scratch: work)
+                index.setApplied(kind, try PortalDatabase.appliedHashes(kind, organisation: organisation.id, db))
                 var loaded: FileLoad?
                 try db.inTransaction {
                     let parser = FileParser(mapping: fileMapping, name: file.name, limit: mapping.delivery.maxFileBytes,
                                             schoolUnits: Set(organisation.schoolUnits), products: products,
-                                            organisation: organisation.id)
+                                            organisation: organisation.id, index: index)
                     loaded = try FileLoader(parser: parser, db: db)
                         .run(url: local, expectedSHA256: manifest?.entries[file.name]?.sha256)
+                    try checks.run(kind)
                     return .commit
                 }
+                index.finish(kind)
                 guard let load = loaded else { continue }
                 try verify(load, against: manifest)
                 loads[kind] = load
@@ -93,19 +102,24 @@ struct DeliveryProcessor {
                                                       "seconds": "\(Self.seconds(since: started))"])
             }
             let content = Self.contentHash(loads)
-            if let latest, latest.content == content { return (.duplicate, counts, nil) }
+            if let latest, latest.content == content { return (.duplicate, counts, nil, 0) }
             var started = ContinuousClock.now
-            try StagingArea.index(db)
-            try CrossFileChecks(db: db, mapping: mapping, organisation: organisation.id,
-                                files: loads.mapValues(\.name)).run()
+            let presentUsers = index.licensedUsers()
+            try StagingArea.prepareForPlan(db, presentUsers: presentUsers, vanished: [
+                .users: index.unmatched(.users), .memberships: index.unmatched(.memberships),
+                .distributionOrders: index.unmatched(.distributionOrders),
+            ])
             phase("checked", delivery, since: &started)
             for (kind, load) in loads {
-                let accepted = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM \(kind.stagingTable) WHERE rejected = 0") ?? 0
+                let accepted = index.acceptedRows[kind] ?? 0
                 counts[kind]?.accepted = accepted
                 counts[kind]?.rejected = load.records - accepted
             }
+            let unlicensed = loads[.users] != nil && loads[.distributionOrders] != nil
+                ? max(0, (index.acceptedRows[.users] ?? 0) - presentUsers.count) : 0
             let reconciliation = Reconciliation(db: db, organisation: organisation.id, present: Set(loads.keys),
-                                                suspended: Set(loads.values.filter { $0.unkeyed > 0 }.map(\.kind)))
+                                                suspended: Set(loads.values.filter { $0.unkeyed > 0 }.map(\.kind)),
+                                                full: full)
             if !reconciliation.suspended.isEmpty {
                 try StagingArea.insert(reconciliation.suspended.sorted().compactMap { kind in
                     loads[kind].map { Finding(file: $0.name, line: 0, rule: .removalsSuspended) }
@@ -114,7 +128,9 @@ struct DeliveryProcessor {
             let findings = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM stage_findings") ?? 0
             let outcome: DeliveryOutcome = dryRun ? .test : (findings > 0 ? .appliedWithRejects : .applied)
             func plan() throws {
-                for (kind, change) in try reconciliation.plan() {
+                let planned = try reconciliation.plan()
+                try reconciliation.checkResolved()
+                for (kind, change) in planned {
                     counts[kind, default: EntityCounts()].created = change.created
                     counts[kind, default: EntityCounts()].updated = change.updated
                     counts[kind, default: EntityCounts()].removed = change.removed
@@ -136,7 +152,7 @@ struct DeliveryProcessor {
                 }
                 phase("applied", delivery, since: &started)
             }
-            return (outcome, counts, ledgerID)
+            return (outcome, counts, ledgerID, unlicensed)
         } catch let refusal as DeliveryRefusal {
             try db.execute(sql: "DELETE FROM stage_findings")
             try StagingArea.insert(refusal.findings, db)
@@ -149,13 +165,13 @@ struct DeliveryProcessor {
                     return .commit
                 }
             }
-            return (.refused, counts, ledgerID)
+            return (.refused, counts, ledgerID, 0)
         }
     }
 
     /// Publishes the receipt (and the reject report when there are findings).
     private func answer(_ delivery: Delivery, outcome: DeliveryOutcome, counts: [EntityKind: EntityCounts],
-                        db: Database, work: URL) throws -> DeliverySummary {
+                        unlicensed: Int, db: Database, work: URL) throws -> DeliverySummary {
         let findings = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM stage_findings") ?? 0
         var rejectsName: String?
         if findings > 0 && outcome != .duplicate {
@@ -169,11 +185,7 @@ struct DeliveryProcessor {
         let receiptName = try folder.publish(receipt, as: "receipt_\(delivery.timestamp).csv", in: .outbox)
         logger.info("delivery answered", metadata: ["organisation": "\(organisation.id)", "delivery": "\(delivery.timestamp)",
                                                     "outcome": "\(outcome.rawValue)", "findings": "\(findings)"])
-        // Accepted users minus those the plan keeps in the portal (it holds only licensed ones).
-        let licensed = try db.tableExists("plan_users", in: "temp")
-            ? try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM plan_users WHERE action <> 'remove'") ?? 0 : 0
-        let unlicensed = [.applied, .appliedWithRejects, .test].contains(outcome)
-            ? max(0, (counts[.users]?.accepted ?? 0) - licensed) : 0
+        let unlicensed = [.applied, .appliedWithRejects, .test].contains(outcome) ? unlicensed : 0
         return DeliverySummary(timestamp: delivery.timestamp, outcome: outcome, findings: findings,
                                unlicensedUsers: unlicensed, receipt: receiptName,
                                rejects: rejectsName, counts: Dictionary(uniqueKeysWithValues: counts.map { ($0.key.rawValue, $0.value) }))
@@ -252,7 +264,7 @@ struct DeliveryProcessor {
     /// (the run stopped between commit and reports), so it is answered now instead of being
     /// called a duplicate. The ledger keeps no cell values, so the recalled reject report
     /// has empty `value` cells.
-    private func recall(_ applied: Applied, db: Database) throws -> (DeliveryOutcome, [EntityKind: EntityCounts], Int64?) {
+    private func recall(_ applied: Applied, db: Database) throws -> (DeliveryOutcome, [EntityKind: EntityCounts], Int64?, Int) {
         var counts: [EntityKind: EntityCounts] = [:]
         for row in try GRDB.Row.fetchAll(db, sql: "SELECT * FROM delivery_counts WHERE delivery_id = ?", arguments: [applied.id]) {
             guard let kind = EntityKind(rawValue: row["entity"]) else { continue }
@@ -269,7 +281,7 @@ struct DeliveryProcessor {
             INSERT INTO stage_findings (file, line, column_name, value, rule, detail)
             SELECT file, line, column_name, '', rule, detail FROM findings WHERE delivery_id = ?
             """, arguments: [applied.id])
-        return (DeliveryOutcome(rawValue: applied.outcome) ?? .applied, counts, applied.id)
+        return (DeliveryOutcome(rawValue: applied.outcome) ?? .applied, counts, applied.id, 0)
     }
 
     /// A digest of the delivery's data files by kind, independent of their names.

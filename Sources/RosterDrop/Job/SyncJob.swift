@@ -30,13 +30,17 @@ public struct OrganisationSummary: Sendable, Codable {
 public struct SyncJob {
     public var configuration: JobConfiguration
     public var dryRun: Bool
+    /// Compare every row with the portal, not only those changed since what the job last
+    /// wrote: puts back Skolon's values where someone edited them in the portal.
+    public var full: Bool
     public var now: @Sendable () -> Date
     public var logger: Logger
 
-    public init(configuration: JobConfiguration, dryRun: Bool = false, now: @escaping @Sendable () -> Date = Date.init,
-                logger: Logger = Logger(label: "rosterdrop")) {
+    public init(configuration: JobConfiguration, dryRun: Bool = false, full: Bool = false,
+                now: @escaping @Sendable () -> Date = Date.init, logger: Logger = Logger(label: "rosterdrop")) {
         self.configuration = configuration
         self.dryRun = dryRun
+        self.full = full
         self.now = now
         self.logger = logger
     }
@@ -81,7 +85,7 @@ public struct SyncJob {
             logger.info("inbox scanned", metadata: ["organisation": "\(organisation.id)", "ready": "\(scan.ready.count)",
                                                     "waiting": "\(scan.waiting.count)", "unrecognised": "\(scan.unrecognised.count)"])
             let processor = DeliveryProcessor(database: database, organisation: organisation, folder: folder, runID: runID,
-                                              dryRun: dryRun, now: now(), scratch: scratch, logger: logger)
+                                              dryRun: dryRun, full: full, now: now(), scratch: scratch, logger: logger)
             for delivery in scan.ready {
                 summary.deliveries.append(try processor.process(delivery))
             }

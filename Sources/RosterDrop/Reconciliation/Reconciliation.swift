@@ -17,7 +17,13 @@ public struct EntityCounts: Sendable, Equatable, Codable {
 ///
 /// Planning fills temporary `plan_*` tables from the staging tables and the portal's current
 /// state; applying turns them into inserts, updates and deletes inside one transaction. A
-/// dry run or a hold simply plans without applying.
+/// dry run or a hold simply plans without applying. Plan rows point at staged rows by line
+/// and at portal records by id; records to be created get their ids here, so the apply
+/// joins on integers only.
+///
+/// Only rows that differ from what the job last wrote are staged (`DeliveryIndex`), and only
+/// records the delivery did not match (`vanished_*`, plus any without a hash) are looked at
+/// for removal, so a delivery's cost follows its changes.
 ///
 /// Rules (CONTRACT.md 1–4, 6):
 /// - a user is in the portal only while an accepted order of theirs exists;
@@ -34,24 +40,35 @@ struct Reconciliation {
     let present: Set<EntityKind>
     /// Kinds whose removals are suspended because some rows could not be keyed.
     let suspended: Set<EntityKind>
+    /// Every record of the organisation is a removal candidate, matched or not.
+    let full: Bool
 
     /// Fills the plan tables and returns the resulting counts per entity.
     func plan() throws -> [EntityKind: EntityCounts] {
         try Self.discardPlan(db)
         let usersKnown = present.contains(.users) && present.contains(.distributionOrders)
         let keepUsers = !usersKnown || suspended.contains(.users) || suspended.contains(.distributionOrders)
-        try planUsers(removals: !keepUsers, known: usersKnown)
-        try planGroups(known: present.contains(.groups), removals: !suspended.contains(.groups))
+        let lastAccount = try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(id), 0) FROM accounts") ?? 0
+        let lastGroup = try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(id), 0) FROM groups") ?? 0
+        try planUsers(removals: !keepUsers, known: usersKnown, lastAccount: lastAccount)
+        try planGroups(known: present.contains(.groups), removals: !suspended.contains(.groups), lastGroup: lastGroup)
         try planMemberships(known: present.contains(.memberships) && usersKnown,
-                            removals: !suspended.contains(.memberships) && !suspended.contains(.groups) && !keepUsers)
+                            removals: !suspended.contains(.memberships) && !suspended.contains(.groups) && !keepUsers,
+                            lastAccount: lastAccount, lastGroup: lastGroup)
         try planLicenses(known: usersKnown, removals: !keepUsers)
         var counts: [EntityKind: EntityCounts] = [:]
         for kind in EntityKind.allCases {
             var entity = EntityCounts()
-            let table = "plan_\(kind.rawValue)"
-            entity.created = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM \(table) WHERE action = 'create'") ?? 0
-            entity.updated = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM \(table) WHERE action IN ('update', 'adopt')") ?? 0
-            entity.removed = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM \(table) WHERE action = 'remove'") ?? 0
+            for row in try Row.fetchAll(db, sql: "SELECT action, COUNT(*) AS n FROM plan_\(kind.rawValue) GROUP BY action") {
+                let action: String = row["action"]
+                let number: Int = row["n"]
+                switch action {
+                case "create": entity.created += number
+                case "update", "adopt": entity.updated += number
+                case "remove": entity.removed += number
+                default: break
+                }
+            }
             counts[kind] = entity
         }
         return counts
@@ -64,44 +81,53 @@ struct Reconciliation {
         }
     }
 
-    /// SQL that is true when a rejected users or order row names `personColumn`'s person.
-    static func protectedPerson(_ personColumn: String) -> String {
-        """
-        (EXISTS (SELECT 1 FROM stage_users s WHERE s.rejected = 1 AND s.person_id = \(personColumn))
-         OR EXISTS (SELECT 1 FROM stage_distribution_orders o WHERE o.rejected = 1 AND o.person_id = \(personColumn)))
-        """
+    /// SQL selecting the ids of `kind`'s records of this organisation that the delivery did
+    /// not match as they were last written (parameter 1 is the organisation): their hash is
+    /// among the vanished ones, or they have none (written before hashes were kept). In a
+    /// full run, all of them. Memberships yield `(group_id, account_id)`.
+    private func unmatched(_ kind: EntityKind) -> String {
+        let (from, select, scope): (String, String, String) = switch kind {
+        case .users:
+            ("accounts r", "r.id", "r.organisation_id = ?1 AND r.identity_source = 'skolon'")
+        case .distributionOrders:
+            ("licenses r", "r.id", "r.organisation_id = ?1 AND r.source = 'skolon'")
+        default:
+            ("groups g JOIN memberships r ON r.group_id = g.id", "r.group_id, r.account_id",
+             "g.organisation_id = ?1 AND g.source = 'skolon'")
+        }
+        if full { return "SELECT \(select) FROM \(from) WHERE \(scope)" }
+        return """
+            SELECT \(select) FROM \(from) WHERE \(scope) AND r.source_hash IS NULL
+            UNION ALL
+            SELECT \(select) FROM vanished_\(kind.rawValue) v, \(from) WHERE \(scope) AND r.source_hash = v.hash
+            """
     }
 
     /// SQL that is true when the account `alias` must stay untouched: a rejected row names
     /// its person, or names a license it holds.
     static func protectedAccount(_ alias: String) -> String {
         """
-        (\(protectedPerson("\(alias).person_id"))
-         OR EXISTS (SELECT 1 FROM licenses pl JOIN stage_distribution_orders po
-                      ON po.rejected = 1 AND po.order_id = pl.order_id
+        (EXISTS (SELECT 1 FROM rejected_people r WHERE r.person_id = \(alias).person_id)
+         OR EXISTS (SELECT 1 FROM licenses pl JOIN rejected_orders ro ON ro.order_id = pl.order_id
                     WHERE pl.account_id = \(alias).id))
         """
     }
 
-    private func planUsers(removals: Bool, known: Bool) throws {
+    private func planUsers(removals: Bool, known: Bool, lastAccount: Int64) throws {
         try db.execute(sql: """
-            CREATE TEMP TABLE plan_users (
-                action TEXT NOT NULL, account_id INTEGER, line INTEGER, person_id TEXT, role TEXT, given_name TEXT,
-                family_name TEXT, email TEXT, email_key TEXT, school_unit_code TEXT, grade TEXT, eppn TEXT)
+            CREATE TEMP TABLE plan_users (seq INTEGER PRIMARY KEY, action TEXT NOT NULL, line INTEGER, account_id INTEGER,
+                                          email_key TEXT, row_hash INTEGER)
             """)
         guard known else { return }
-        // Licensed users: an accepted row and at least one accepted order.
+        // Staged (new or changed) users the portal keeps: accepted and licensed.
         try db.execute(sql: """
-            INSERT INTO plan_users (action, account_id, line, person_id, role, given_name, family_name, email, email_key,
-                                    school_unit_code, grade, eppn)
-            SELECT 'create', a.id, u.line, u.person_id, u.role, u.given_name, u.family_name, u.email, u.email_key,
-                   u.school_unit_code, u.grade, u.eppn
-            FROM stage_users u LEFT JOIN accounts a ON a.person_id = u.person_id
-            WHERE u.rejected = 0
-              AND EXISTS (SELECT 1 FROM stage_distribution_orders o WHERE o.rejected = 0 AND o.person_id = u.person_id)
+            INSERT INTO plan_users (action, line, account_id, email_key, row_hash)
+            SELECT 'create', s.line, a.id, s.email_key, s.row_hash
+            FROM stage_users s JOIN present_users p ON p.line = s.line LEFT JOIN accounts a ON a.person_id = s.person_id
+            WHERE s.rejected = 0
+            ORDER BY s.line
             """)
-        try db.execute(sql: "CREATE INDEX temp.plan_users_by_person ON plan_users(person_id)")
-        try db.execute(sql: "CREATE INDEX temp.plan_users_by_account ON plan_users(account_id)")
+        try db.execute(sql: "CREATE UNIQUE INDEX temp.plan_users_by_line ON plan_users(line)")
         // Adoption: an unlinked account of this organisation with the same e-mail, ignoring
         // case (Unicode, not just A–Z); when several accepted, licensed rows share it, the
         // first of them in the file adopts and the others are created. The portal's own
@@ -126,95 +152,101 @@ struct Reconciliation {
             """)
         try db.execute(sql: """
             UPDATE plan_users SET action = CASE WHEN EXISTS (
-                SELECT 1 FROM accounts a WHERE a.id = plan_users.account_id AND (
-                    a.role IS DISTINCT FROM plan_users.role OR a.given_name IS DISTINCT FROM plan_users.given_name
-                    OR a.family_name IS DISTINCT FROM plan_users.family_name OR a.email IS DISTINCT FROM plan_users.email
-                    OR a.school_unit_code IS DISTINCT FROM plan_users.school_unit_code
-                    OR a.grade IS DISTINCT FROM plan_users.grade OR a.eppn IS DISTINCT FROM plan_users.eppn))
+                SELECT 1 FROM accounts a JOIN stage_users s ON s.line = plan_users.line
+                WHERE a.id = plan_users.account_id AND (
+                    a.role IS DISTINCT FROM s.role OR a.given_name IS DISTINCT FROM s.given_name
+                    OR a.family_name IS DISTINCT FROM s.family_name OR a.email IS DISTINCT FROM s.email
+                    OR a.school_unit_code IS DISTINCT FROM s.school_unit_code
+                    OR a.grade IS DISTINCT FROM s.grade OR a.eppn IS DISTINCT FROM s.eppn))
                 THEN 'update' ELSE 'keep' END
             WHERE action = 'create' AND account_id IS NOT NULL
             """)
+        // New accounts get their ids now, after every existing one.
+        try db.execute(sql: "UPDATE plan_users SET account_id = ? + seq WHERE action = 'create'", arguments: [lastAccount])
+        try db.execute(sql: "CREATE INDEX temp.plan_users_existing ON plan_users(account_id) WHERE action <> 'create'")
         guard removals else { return }
         try db.execute(sql: """
-            INSERT INTO plan_users (action, account_id, person_id)
-            SELECT 'remove', a.id, a.person_id FROM accounts a
-            WHERE a.organisation_id = ? AND a.identity_source = 'skolon'
-              AND NOT EXISTS (SELECT 1 FROM plan_users p WHERE p.person_id = a.person_id)
+            INSERT INTO plan_users (action, account_id)
+            SELECT 'remove', a.id FROM accounts a
+            WHERE a.id IN (\(unmatched(.users)))
+              AND NOT EXISTS (SELECT 1 FROM plan_users p WHERE p.account_id = a.id AND p.action <> 'create')
               AND NOT \(Self.protectedAccount("a"))
             """, arguments: [organisation])
     }
 
-    private func planGroups(known: Bool, removals: Bool) throws {
+    private func planGroups(known: Bool, removals: Bool, lastGroup: Int64) throws {
         try db.execute(sql: """
-            CREATE TEMP TABLE plan_groups (action TEXT NOT NULL, group_ref INTEGER, group_id TEXT, name TEXT, type TEXT,
-                                           school_unit_code TEXT)
+            CREATE TEMP TABLE plan_groups (seq INTEGER PRIMARY KEY, action TEXT NOT NULL, group_ref INTEGER, line INTEGER)
             """)
         guard known else { return }
         try db.execute(sql: """
-            INSERT INTO plan_groups (action, group_ref, group_id, name, type, school_unit_code)
+            INSERT INTO plan_groups (action, group_ref, line)
             SELECT CASE WHEN g.id IS NULL THEN 'create'
                         WHEN g.name IS DISTINCT FROM s.name OR g.type IS DISTINCT FROM s.type
                              OR g.school_unit_code IS DISTINCT FROM s.school_unit_code THEN 'update'
                         ELSE 'keep' END,
-                   g.id, s.group_id, s.name, s.type, s.school_unit_code
+                   g.id, s.line
             FROM stage_groups s
             LEFT JOIN groups g ON g.organisation_id = ? AND g.source = 'skolon' AND g.external_id = s.group_id
             WHERE s.rejected = 0
+            ORDER BY s.line
             """, arguments: [organisation])
-        try db.execute(sql: "CREATE INDEX temp.plan_groups_by_id ON plan_groups(group_id)")
+        try db.execute(sql: "UPDATE plan_groups SET group_ref = ? + seq WHERE action = 'create'", arguments: [lastGroup])
+        try db.execute(sql: "CREATE UNIQUE INDEX temp.plan_groups_by_line ON plan_groups(line)")
         guard removals else { return }
+        // Every group row is staged, rejected ones too: a group named by any row stays.
         try db.execute(sql: """
-            INSERT INTO plan_groups (action, group_ref, group_id)
-            SELECT 'remove', g.id, g.external_id FROM groups g
+            INSERT INTO plan_groups (action, group_ref)
+            SELECT 'remove', g.id FROM groups g
             WHERE g.organisation_id = ? AND g.source = 'skolon'
               AND NOT EXISTS (SELECT 1 FROM stage_groups s WHERE s.group_id = g.external_id)
             """, arguments: [organisation])
     }
 
-    private func planMemberships(known: Bool, removals: Bool) throws {
-        try db.execute(sql: "CREATE TEMP TABLE plan_memberships (action TEXT NOT NULL, group_id TEXT, person_id TEXT)")
-        if known { try planSnapshotMemberships(removals: removals) }
+    private func planMemberships(known: Bool, removals: Bool, lastAccount: Int64, lastGroup: Int64) throws {
+        try db.execute(sql: """
+            CREATE TEMP TABLE plan_memberships (action TEXT NOT NULL, group_ref INTEGER, account_id INTEGER, line INTEGER,
+                                                row_hash INTEGER)
+            """)
+        if known { try planSnapshotMemberships(removals: removals, lastAccount: lastAccount, lastGroup: lastGroup) }
         try planLeavingMemberships()
     }
 
-    /// The memberships file against the portal: both sides as (group, person) pairs of
-    /// external ids, the differences computed with EXCEPT, which sorts once instead of
-    /// probing an index per pair.
-    private func planSnapshotMemberships(removals: Bool) throws {
-        for table in ["current_memberships", "target_memberships"] {
-            try db.execute(sql: "DROP TABLE IF EXISTS temp.\(table)")
-        }
+    /// Staged (new or changed) membership rows of users the portal keeps are created;
+    /// unmatched memberships the snapshot no longer holds are removed.
+    private func planSnapshotMemberships(removals: Bool, lastAccount: Int64, lastGroup: Int64) throws {
         try db.execute(sql: """
-            CREATE TEMP TABLE current_memberships AS
-            SELECT g.external_id AS group_id, a.person_id AS person_id FROM memberships m
-            JOIN groups g ON g.id = m.group_id JOIN accounts a ON a.id = m.account_id
-            WHERE g.organisation_id = ? AND g.source = 'skolon' AND a.person_id IS NOT NULL
-            """, arguments: [organisation])
-        try db.execute(sql: """
-            CREATE TEMP TABLE target_memberships AS
-            SELECT s.group_id AS group_id, s.person_id AS person_id FROM stage_memberships s
-            JOIN plan_users p ON p.person_id = s.person_id AND p.action <> 'remove'
+            INSERT INTO plan_memberships (action, group_ref, account_id, line, row_hash)
+            SELECT 'create', pg.group_ref,
+                   COALESCE(pu.account_id, (SELECT a.id FROM accounts a WHERE a.person_id = s.person_id)), s.line, s.row_hash
+            FROM stage_memberships s
+            JOIN present_users p ON p.line = s.user_line
+            JOIN plan_groups pg ON pg.line = s.group_line
+            LEFT JOIN plan_users pu ON pu.line = s.user_line
             WHERE s.rejected = 0
             """)
+        // A pair already in the portal (written before hashes were kept, or a full run)
+        // stays, and only gets its hash. New accounts and groups cannot have one.
         try db.execute(sql: """
-            INSERT INTO plan_memberships (action, group_id, person_id)
-            SELECT 'create', d.group_id, d.person_id FROM (
-                SELECT group_id, person_id FROM target_memberships
-                EXCEPT SELECT group_id, person_id FROM current_memberships) d
-            """)
+            UPDATE plan_memberships SET action = 'keep'
+            WHERE account_id <= ? AND group_ref <= ? AND EXISTS (
+                SELECT 1 FROM memberships m WHERE m.group_id = plan_memberships.group_ref
+                AND m.account_id = plan_memberships.account_id)
+            """, arguments: [lastAccount, lastGroup])
         guard removals else { return }
+        try db.execute(sql: "CREATE INDEX temp.plan_memberships_kept ON plan_memberships(group_ref, account_id) WHERE action = 'keep'")
         // A pair goes when the snapshot lacks it, unless a rejected row names the pair, its
         // group or its person: the rejected row may have been the one that kept it.
         try db.execute(sql: """
-            INSERT INTO plan_memberships (action, group_id, person_id)
-            SELECT 'remove', c.group_id, c.person_id FROM (
-                SELECT group_id, person_id FROM current_memberships
-                EXCEPT SELECT group_id, person_id FROM target_memberships) c
-            WHERE NOT EXISTS (SELECT 1 FROM stage_memberships s WHERE s.rejected = 1
-                                AND s.group_id = c.group_id AND s.person_id = c.person_id)
-              AND NOT EXISTS (SELECT 1 FROM stage_groups s WHERE s.rejected = 1 AND s.group_id = c.group_id)
-              AND NOT \(Self.protectedPerson("c.person_id"))
-            """)
+            INSERT INTO plan_memberships (action, group_ref, account_id)
+            SELECT 'remove', c.group_id, c.account_id FROM (\(unmatched(.memberships))) c
+            JOIN groups g ON g.id = c.group_id JOIN accounts a ON a.id = c.account_id
+            WHERE NOT EXISTS (SELECT 1 FROM plan_memberships p WHERE p.action = 'keep'
+                                AND p.group_ref = c.group_id AND p.account_id = c.account_id)
+              AND NOT EXISTS (SELECT 1 FROM rejected_pairs r WHERE r.group_id = g.external_id AND r.person_id = a.person_id)
+              AND NOT EXISTS (SELECT 1 FROM stage_groups s WHERE s.rejected = 1 AND s.group_id = g.external_id)
+              AND NOT EXISTS (SELECT 1 FROM rejected_people r WHERE r.person_id = a.person_id)
+            """, arguments: [organisation])
     }
 
     /// Memberships that go because their person or group goes, whatever the memberships file
@@ -222,64 +254,62 @@ struct Reconciliation {
     private func planLeavingMemberships() throws {
         // Driven from the few leaving people and groups through the portal's own indexes,
         // so the cost follows the change, not the organisation's size.
+        try db.execute(sql: "CREATE INDEX temp.plan_memberships_removed ON plan_memberships(group_ref, account_id) WHERE action = 'remove'")
         try db.execute(sql: """
-            INSERT INTO plan_memberships (action, group_id, person_id)
-            SELECT 'remove', d.group_id, d.person_id FROM (
-                SELECT g.external_id AS group_id, a.person_id AS person_id FROM plan_users p
+            INSERT INTO plan_memberships (action, group_ref, account_id)
+            SELECT 'remove', d.group_id, d.account_id FROM (
+                SELECT m.group_id, m.account_id FROM plan_users p
                 JOIN memberships m ON m.account_id = p.account_id
                 JOIN groups g ON g.id = m.group_id AND g.organisation_id = ? AND g.source = 'skolon'
-                JOIN accounts a ON a.id = p.account_id
                 WHERE p.action = 'remove'
                 UNION
-                SELECT g.external_id, a.person_id FROM plan_groups pg
-                JOIN memberships m ON m.group_id = pg.group_ref
-                JOIN groups g ON g.id = m.group_id
-                JOIN accounts a ON a.id = m.account_id AND a.person_id IS NOT NULL
-                WHERE pg.action = 'remove'
-                EXCEPT SELECT group_id, person_id FROM plan_memberships WHERE action = 'remove') d
+                SELECT m.group_id, m.account_id FROM plan_groups pg JOIN memberships m ON m.group_id = pg.group_ref
+                WHERE pg.action = 'remove') d
+            WHERE NOT EXISTS (SELECT 1 FROM plan_memberships r WHERE r.action = 'remove'
+                                AND r.group_ref = d.group_id AND r.account_id = d.account_id)
             """, arguments: [organisation])
     }
 
     private func planLicenses(known: Bool, removals: Bool) throws {
         try db.execute(sql: """
-            CREATE TEMP TABLE plan_distribution_orders (action TEXT NOT NULL, license_ref INTEGER, order_id TEXT,
-                person_id TEXT, product_id TEXT, license_type TEXT, valid_from TEXT, valid_to TEXT)
+            CREATE TEMP TABLE plan_distribution_orders (action TEXT NOT NULL, license_ref INTEGER, line INTEGER,
+                                                        account_id INTEGER, row_hash INTEGER)
             """)
         guard known else { return }
+        // Every accepted order's holder is kept in the portal: staged users through the
+        // plan, unchanged ones through their account.
         try db.execute(sql: """
-            INSERT INTO plan_distribution_orders (action, license_ref, order_id, person_id, product_id, license_type,
-                                                  valid_from, valid_to)
+            INSERT INTO plan_distribution_orders (action, license_ref, line, account_id, row_hash)
             SELECT CASE WHEN l.id IS NULL THEN 'create'
-                        WHEN l.source <> 'skolon' OR l.product_id IS DISTINCT FROM o.product_id
-                             OR l.license_type IS DISTINCT FROM o.license_type
+                        WHEN l.source <> 'skolon' OR l.account_id IS DISTINCT FROM o.holder
+                             OR l.product_id IS DISTINCT FROM o.product_id OR l.license_type IS DISTINCT FROM o.license_type
                              OR l.valid_from IS DISTINCT FROM o.valid_from OR l.valid_to IS DISTINCT FROM o.valid_to
-                             OR a.person_id IS DISTINCT FROM o.person_id THEN 'update'
+                             THEN 'update'
                         ELSE 'keep' END,
-                   l.id, o.order_id, o.person_id, o.product_id, o.license_type, o.valid_from, o.valid_to
-            FROM stage_distribution_orders o
-            JOIN plan_users p ON p.person_id = o.person_id AND p.action <> 'remove'
+                   l.id, o.line, o.holder, o.row_hash
+            FROM (SELECT s.*, COALESCE(pu.account_id, (SELECT a.id FROM accounts a WHERE a.person_id = s.person_id)) AS holder
+                  FROM stage_distribution_orders s LEFT JOIN plan_users pu ON pu.line = s.user_line
+                  WHERE s.rejected = 0) o
             LEFT JOIN licenses l ON l.organisation_id = ? AND l.order_id = o.order_id
-            LEFT JOIN accounts a ON a.id = l.account_id
-            WHERE o.rejected = 0
             """, arguments: [organisation])
-        try db.execute(sql: "CREATE INDEX temp.plan_orders_by_order ON plan_distribution_orders(order_id)")
-        try db.execute(sql: "CREATE INDEX temp.plan_orders_by_license ON plan_distribution_orders(license_ref)")
+        try db.execute(sql: """
+            CREATE INDEX temp.plan_orders_by_license ON plan_distribution_orders(license_ref) WHERE license_ref IS NOT NULL
+            """)
         guard removals else { return }
         try db.execute(sql: """
-            INSERT INTO plan_distribution_orders (action, license_ref, order_id)
-            SELECT 'remove', l.id, l.order_id FROM licenses l JOIN accounts a ON a.id = l.account_id
-            WHERE l.organisation_id = ? AND l.source = 'skolon'
-              AND NOT EXISTS (SELECT 1 FROM plan_distribution_orders p WHERE p.order_id = l.order_id AND p.action <> 'remove')
-              AND NOT EXISTS (SELECT 1 FROM stage_distribution_orders o WHERE o.rejected = 1 AND o.order_id = l.order_id)
+            INSERT INTO plan_distribution_orders (action, license_ref)
+            SELECT 'remove', l.id FROM licenses l JOIN accounts a ON a.id = l.account_id
+            WHERE l.id IN (\(unmatched(.distributionOrders)))
+              AND NOT EXISTS (SELECT 1 FROM plan_distribution_orders p WHERE p.license_ref = l.id)
+              AND NOT EXISTS (SELECT 1 FROM rejected_orders r WHERE r.order_id = l.order_id)
               AND NOT \(Self.protectedAccount("a"))
             """, arguments: [organisation])
         // Whatever else a leaving person holds (portal-era licenses too) goes with them,
         // unless the snapshot moves it to someone who stays.
         try db.execute(sql: """
-            INSERT INTO plan_distribution_orders (action, license_ref, order_id)
-            SELECT 'remove', l.id, l.order_id FROM licenses l
-            WHERE l.account_id IN (SELECT account_id FROM plan_users WHERE action = 'remove')
-              AND NOT EXISTS (SELECT 1 FROM plan_distribution_orders p WHERE p.license_ref = l.id)
+            INSERT INTO plan_distribution_orders (action, license_ref)
+            SELECT 'remove', l.id FROM plan_users p JOIN licenses l ON l.account_id = p.account_id
+            WHERE p.action = 'remove' AND NOT EXISTS (SELECT 1 FROM plan_distribution_orders o WHERE o.license_ref = l.id)
             """)
     }
 }

@@ -1,43 +1,54 @@
 import GRDB
 
-/// The checks that need more than one row: uniqueness within a file, references between
-/// a delivery's files, and people already linked to another organisation.
+/// The checks on more than one row that run in SQL, on a file just staged, before the next
+/// file is read: people already linked to another organisation, and uniqueness of fields
+/// other than the key. (Keys and references are checked in memory by `DeliveryIndex`.)
 ///
-/// They run on the staging tables with set-based SQL; each refused row gets a finding and
-/// is marked rejected, so that later checks and the plan see only rows that passed.
+/// Each refused row gets a finding and is marked rejected, in staging and in the index, so
+/// that the files read after it see it as rejected.
 struct CrossFileChecks {
     let db: Database
     let mapping: Mapping
     let organisation: String
+    let index: DeliveryIndex
     /// The delivered file name of each kind present.
     let files: [EntityKind: String]
 
-    func run() throws {
-        for kind in EntityKind.allCases {
-            guard let fileMapping = mapping.files[kind], files[kind] != nil else { continue }
-            if kind == .users { try rejectOtherOrganisations(fileMapping) }
-            for field in fileMapping.fields where field.reference == .users || field.reference == .groups {
-                try rejectDangling(kind, field: field)
-            }
-            for field in fileMapping.fields where field.unique {
-                try rejectDuplicates(kind, columns: [field.target], keepFirst: false, header: field.column)
-            }
-            if !fileMapping.fields.contains(where: { $0.unique && kind.key == [$0.target] }) {
-                // A key without a uniqueness rule (memberships): a repeated row says nothing
-                // new, so the first is used and the repeats are reported.
-                try rejectDuplicates(kind, columns: kind.key, keepFirst: true, header: "")
-            }
+    /// Runs the checks for `kind`'s file, just staged, and settles its duplicates.
+    func run(_ kind: EntityKind) throws {
+        guard let fileMapping = mapping.files[kind] else { return }
+        let rules = KindRules(fileMapping)
+        let repeats = index.takeRepeats(rules, file: file(kind))
+        try StagingArea.insert(repeats.findings, db)
+        try StagingArea.reject(kind, lines: repeats.linesToReject, db)
+        let inserter = try StagingInserter(db, kind: kind)
+        for row in repeats.rowsToStage { try inserter.insert(row) }
+        if kind == .users { try rejectOtherOrganisations(fileMapping) }
+        for field in rules.otherUnique {
+            try rejectDuplicates(kind, columns: [field.target], header: field.column)
         }
     }
 
     private func file(_ kind: EntityKind) -> String { files[kind] ?? kind.rawValue }
 
+    /// Marks staged accepted rows rejected, in staging and in the index.
     private func markRejected(_ kind: EntityKind, lines: [Int]) throws {
-        let statement = try db.cachedStatement(sql: "UPDATE \(kind.stagingTable) SET rejected = 1 WHERE line = ?")
-        for line in lines { try statement.execute(arguments: [line]) }
+        guard !lines.isEmpty else { return }
+        let keyColumns = kind.key.joined(separator: ", ")
+        let select = try db.cachedStatement(sql: "SELECT \(keyColumns) FROM \(kind.stagingTable) WHERE line = ? AND rejected = 0")
+        var keys: [String] = []
+        for line in lines {
+            if let row = try GRDB.Row.fetchOne(select, arguments: [line]) {
+                // Joined as `RowHashing.key` joins a key's parts.
+                keys.append((0..<row.count).map { (row[$0] as String?) ?? "" }.joined(separator: "\u{0}"))
+            }
+        }
+        index.reject(kind, keys: keys)
+        try StagingArea.reject(kind, lines: lines, db)
     }
 
-    private func rejectDuplicates(_ kind: EntityKind, columns: [String], keepFirst: Bool, header: String) throws {
+    /// Every row repeating a value of a unique field other than the key is rejected.
+    private func rejectDuplicates(_ kind: EntityKind, columns: [String], header: String) throws {
         let table = kind.stagingTable
         let notNull = columns.map { "\($0) IS NOT NULL" }.joined(separator: " AND ")
         let join = columns.map { "d.\($0) = s.\($0)" }.joined(separator: " AND ")
@@ -56,7 +67,7 @@ struct CrossFileChecks {
             while end < rows.count, columns.map({ rows[end][$0] ?? "" }) == key { end += 1 }
             let lines: [Int] = rows[index..<end].map { $0["line"] }
             let shown = lines.prefix(10).map(String.init).joined(separator: ", ") + (lines.count > 10 ? ", …" : "")
-            for row in rows[(keepFirst ? index + 1 : index)..<end] {
+            for row in rows[index..<end] {
                 let line: Int = row["line"]
                 findings.append(Finding(file: file(kind), line: line, column: header, value: key.joined(separator: " "),
                                         rule: .duplicate, detail: shown))
@@ -66,27 +77,6 @@ struct CrossFileChecks {
         }
         try StagingArea.insert(findings, db)
         try markRejected(kind, lines: rejectedLines)
-    }
-
-    private func rejectDangling(_ kind: EntityKind, field: FieldMapping) throws {
-        let (target, targetColumn, rule): (EntityKind, String, Rule) = field.reference == .users
-            ? (.users, "person_id", .unknownPerson) : (.groups, "group_id", .unknownGroup)
-        let column = field.target
-        let rows = try GRDB.Row.fetchAll(db, sql: """
-            SELECT s.line, s.\(column) AS value,
-                   EXISTS (SELECT 1 FROM \(target.stagingTable) r WHERE r.\(targetColumn) = s.\(column)) AS present
-            FROM \(kind.stagingTable) s
-            WHERE s.rejected = 0 AND NOT EXISTS
-                (SELECT 1 FROM \(target.stagingTable) t WHERE t.rejected = 0 AND t.\(targetColumn) = s.\(column))
-            ORDER BY s.line
-            """)
-        let findings = rows.map { row -> Finding in
-            let present: Bool = row["present"]
-            let specific: Rule = !present ? rule : (rule == .unknownPerson ? .rejectedPerson : .rejectedGroup)
-            return Finding(file: file(kind), line: row["line"], column: field.column, value: row["value"] ?? "", rule: specific)
-        }
-        try StagingArea.insert(findings, db)
-        try markRejected(kind, lines: rows.map { $0["line"] })
     }
 
     /// A person already linked to an account of another organisation is never taken over.

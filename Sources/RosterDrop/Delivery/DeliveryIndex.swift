@@ -1,0 +1,366 @@
+/// What one delivery's files say about each record, kept in memory while they are read: the
+/// checks that need more than one row, and which rows differ from what was last applied.
+///
+/// - **Uniqueness.** A key declared `unique` rejects every row that repeats it (the first
+///   too); a key without the rule (memberships) keeps its first row and rejects repeats.
+/// - **References** from memberships and orders to the delivery's users and groups, which
+///   are read first (`EntityKind`'s order), so a row is judged as it streams past.
+/// - **Change.** Each accepted row's `RowHashing.row` hash is looked up among the hashes
+///   of the records the job last wrote for this organisation (`source_hash`). A row found
+///   there is unchanged and is not staged at all; the hashes never found are the records
+///   the snapshot no longer holds as they are (gone or changed), and only those are looked
+///   at for removal. The work of a delivery thus follows its changes, not its size.
+///
+/// Keys are held as 128-bit digests and rows as 64-bit hashes, so a national snapshot's
+/// checks fit in a few hundred megabytes. The index is used by one thread at a time: the
+/// parser thread while a file streams, the job's thread between files.
+final class DeliveryIndex: @unchecked Sendable {
+    let hashing: RowHashing
+    /// When set, no row counts as unchanged: every accepted row is staged and compared
+    /// with the portal field by field, and every record is a candidate for removal.
+    let full: Bool
+
+    /// Per kind, the hashes of what the job last wrote that this delivery has not matched.
+    private(set) var applied: [EntityKind: Set<Int64>] = [:]
+
+    struct Entry {
+        var rowHash: Int64
+        var line: UInt32
+        var state: UInt8
+    }
+    static let accepted: UInt8 = 1
+    static let unchanged: UInt8 = 2
+    static let staged: UInt8 = 4
+
+    /// Users and groups by key.
+    private(set) var users: [KeyDigest: Entry] = [:]
+    private(set) var groups: [KeyDigest: Entry] = [:]
+    /// Per user line, how many accepted orders name the user (saturating).
+    private var licenses: [UInt16] = []
+    /// Orders by key: line (top bit: staged) and the line of the holder (`noHolder` when
+    /// the row is rejected). Dropped once the orders file is read.
+    private var orders: [KeyDigest: UInt64] = [:]
+    private static let noHolder = UInt64(UInt32.max)
+    /// Memberships by (user line, group line): the first row's line.
+    private var pairs: [UInt64: UInt32] = [:]
+
+    /// Accepted and rejected rows per kind, as the checks stand.
+    private(set) var acceptedRows: [EntityKind: Int] = [:]
+
+    // What the current file's checks left for the job's thread to do.
+    /// Lines of repeated keys, in file order, by key.
+    private var repeats: [KeyDigest: [UInt32]] = [:]
+    private var repeatOrder: [KeyDigest] = []
+    private var repeatValues: [KeyDigest: String] = [:]
+    /// Staged rows that a later row showed to be duplicates.
+    private(set) var linesToReject: [Int] = []
+    /// First rows of a duplicated key that were unchanged, hence never staged; staged as
+    /// rejected (with the key from the repeat) so that their record is protected.
+    private(set) var rowsToStage: [StagedBatch.Row] = []
+
+    init(hashing: RowHashing, full: Bool) {
+        self.hashing = hashing
+        self.full = full
+    }
+
+    /// Sets what was last applied for `kind`, before its file is read.
+    func setApplied(_ kind: EntityKind, _ hashes: Set<Int64>) {
+        applied[kind] = full ? [] : hashes
+    }
+
+    func isApplied(_ kind: EntityKind, _ hash: Int64) -> Bool {
+        applied[kind]?.contains(hash) ?? false
+    }
+
+    /// Hashes of `kind` last applied and not matched by this delivery.
+    func unmatched(_ kind: EntityKind) -> Set<Int64> {
+        applied[kind] ?? []
+    }
+
+    // MARK: - Admitting rows (parser thread)
+
+    /// The verdict on one row.
+    enum Verdict {
+        /// Stage the row, accepted, with these derived integers.
+        case stage(rowHash: Int64, userLine: Int?, groupLine: Int?)
+        /// Accepted and unchanged: nothing to stage.
+        case unchanged
+        /// Rejected by a check needing other rows: stage it rejected, with this finding
+        /// (nil when the finding comes later, for duplicates).
+        case reject(Finding?)
+    }
+
+    /// Decides on a row that passed the single-row checks. `values` are portal values in
+    /// `EntityKind.fields` order.
+    func admit(_ rules: KindRules, line: Int, values: [String?], file: String) -> Verdict {
+        let kind = rules.kind
+        acceptedRows[kind, default: 0] += 1
+        var userLine: Int?
+        var groupLine: Int?
+        for reference in rules.references {
+            let value = values[reference.slot] ?? ""
+            let table = reference.target == .users ? users : groups
+            let entry = table[hashing.key(value)]
+            if let entry, entry.state & Self.accepted != 0 {
+                if reference.target == .users { userLine = Int(entry.line) } else { groupLine = Int(entry.line) }
+                continue
+            }
+            let rule: Rule = switch (reference.target, entry == nil) {
+            case (.users, true): .unknownPerson
+            case (.users, false): .rejectedPerson
+            case (_, true): .unknownGroup
+            case (_, false): .rejectedGroup
+            }
+            acceptedRows[kind, default: 0] -= 1
+            // Still a row with this key, for uniqueness.
+            noteRejected(rules, line: line, rawKey: rules.keySlots.map { values[$0] ?? "" }, values: values, file: file)
+            return .reject(Finding(file: file, line: line, column: reference.column, value: value, rule: rule))
+        }
+        let rowHash = hashing.row(values)
+        let keyValues = rules.keySlots.map { values[$0] ?? "" }
+        switch kind {
+        case .users, .groups:
+            let key = hashing.key(keyValues)
+            if let first = kind == .users ? users[key] : groups[key] {
+                repeated(rules, key: key, keyText: keyValues, first: first, line: line, values: values)
+                acceptedRows[kind, default: 0] -= 1
+                return .reject(nil)
+            }
+            let unchanged = kind == .users && !rules.stageAll && isApplied(.users, rowHash)
+            let entry = Entry(rowHash: rowHash, line: UInt32(line),
+                              state: Self.accepted | (unchanged ? Self.unchanged : Self.staged))
+            if kind == .users { users[key] = entry; noteUserLine(line) } else { groups[key] = entry }
+            return unchanged ? .unchanged : .stage(rowHash: rowHash, userLine: nil, groupLine: nil)
+        case .memberships:
+            guard let userLine, let groupLine else {
+                return .stage(rowHash: rowHash, userLine: userLine, groupLine: groupLine)
+            }
+            let pair = UInt64(userLine) << 32 | UInt64(groupLine)
+            if let first = pairs[pair] {
+                let key = hashing.key(keyValues)
+                if repeats[key] == nil {
+                    repeats[key] = [first]
+                    repeatOrder.append(key)
+                    repeatValues[key] = keyValues.joined(separator: " ")
+                }
+                repeats[key]?.append(UInt32(line))
+                acceptedRows[kind, default: 0] -= 1
+                return .reject(nil)
+            }
+            pairs[pair] = UInt32(line)
+            return matchApplied(rules, rowHash: rowHash, userLine: userLine, groupLine: groupLine)
+        case .distributionOrders:
+            let key = hashing.key(keyValues)
+            if let first = orders[key] {
+                repeatedOrder(rules, key: key, keyText: keyValues, first: first, line: line, values: values)
+                acceptedRows[kind, default: 0] -= 1
+                return .reject(nil)
+            }
+            let verdict = matchApplied(rules, rowHash: rowHash, userLine: userLine, groupLine: nil)
+            var staged: UInt64 = 0
+            if case .stage = verdict { staged = 1 << 31 }
+            orders[key] = (UInt64(line) | staged) << 32 | UInt64(userLine.map(UInt32.init) ?? UInt32.max)
+            if let userLine { license(userLine, +1) }
+            return verdict
+        }
+    }
+
+    /// Notes a row that failed the single-row checks but whose key could be read: it still
+    /// counts for uniqueness, and a reference to it is to a rejected record.
+    func noteRejected(_ rules: KindRules, line: Int, rawKey: [String], values: [String?], file: String) {
+        let kind = rules.kind
+        let key = hashing.key(rawKey)
+        switch kind {
+        case .users, .groups:
+            if let first = kind == .users ? users[key] : groups[key] {
+                repeated(rules, key: key, keyText: rawKey, first: first, line: line, values: values)
+                return
+            }
+            let entry = Entry(rowHash: 0, line: UInt32(line), state: Self.staged)
+            if kind == .users { users[key] = entry; noteUserLine(line) } else { groups[key] = entry }
+        case .distributionOrders:
+            if let first = orders[key] {
+                repeatedOrder(rules, key: key, keyText: rawKey, first: first, line: line, values: values)
+                return
+            }
+            orders[key] = (UInt64(line) | 1 << 31) << 32 | Self.noHolder
+        case .memberships:
+            break
+        }
+    }
+
+    private func matchApplied(_ rules: KindRules, rowHash: Int64, userLine: Int?, groupLine: Int?) -> Verdict {
+        if !rules.stageAll, applied[rules.kind]?.remove(rowHash) != nil { return .unchanged }
+        return .stage(rowHash: rowHash, userLine: userLine, groupLine: groupLine)
+    }
+
+    private func noteUserLine(_ line: Int) {
+        if licenses.count <= line { licenses.append(contentsOf: repeatElement(0, count: line + 1 - licenses.count)) }
+    }
+
+    private func license(_ userLine: Int, _ change: Int) {
+        guard userLine < licenses.count, licenses[userLine] != .max else { return }
+        licenses[userLine] = UInt16(Int(licenses[userLine]) + change)
+    }
+
+    /// A unique user or group key seen again: this row and the first are both rejected.
+    private func repeated(_ rules: KindRules, key: KeyDigest, keyText: [String], first: Entry, line: Int,
+                          values: [String?]) {
+        recordRepeat(key, keyText: keyText, firstLine: first.line, line: line)
+        guard first.state & Self.accepted != 0 else { return }
+        var entry = first
+        entry.state &= ~Self.accepted
+        if rules.kind == .users { users[key] = entry } else { groups[key] = entry }
+        acceptedRows[rules.kind, default: 0] -= 1
+        rejectFirst(line: Int(first.line), staged: first.state & Self.staged != 0, values: values)
+    }
+
+    private func repeatedOrder(_ rules: KindRules, key: KeyDigest, keyText: [String], first: UInt64, line: Int,
+                               values: [String?]) {
+        let firstLine = UInt32(truncatingIfNeeded: first >> 32) & ~(1 << 31)
+        let staged = (first >> 63) != 0
+        recordRepeat(key, keyText: keyText, firstLine: firstLine, line: line)
+        let holder = first & 0xFFFF_FFFF
+        guard holder != Self.noHolder else { return }
+        orders[key] = (first & ~0xFFFF_FFFF) | Self.noHolder
+        license(Int(holder), -1)
+        acceptedRows[rules.kind, default: 0] -= 1
+        rejectFirst(line: Int(firstLine), staged: staged, values: values)
+    }
+
+    private func recordRepeat(_ key: KeyDigest, keyText: [String], firstLine: UInt32, line: Int) {
+        if repeats[key] == nil {
+            repeats[key] = [firstLine]
+            repeatOrder.append(key)
+            repeatValues[key] = keyText.joined(separator: " ")
+        }
+        repeats[key]?.append(UInt32(line))
+    }
+
+    private func rejectFirst(line: Int, staged: Bool, values: [String?]) {
+        if staged {
+            linesToReject.append(line)
+        } else {
+            rowsToStage.append(StagedBatch.Row(line: line, rejected: true, values: values))
+        }
+    }
+
+    // MARK: - Between files (job thread)
+
+    /// The duplicate findings of the file just read, and the rows they reject; clears them.
+    func takeRepeats(_ rules: KindRules, file: String) -> (findings: [Finding], linesToReject: [Int],
+                                                          rowsToStage: [StagedBatch.Row]) {
+        var findings: [Finding] = []
+        for key in repeatOrder {
+            guard let lines = repeats[key] else { continue }
+            let shown = lines.prefix(10).map(String.init).joined(separator: ", ") + (lines.count > 10 ? ", …" : "")
+            for line in lines.dropFirst(rules.keyUnique ? 0 : 1) {
+                findings.append(Finding(file: file, line: Int(line), column: rules.keyUnique ? rules.keyColumn : "",
+                                        value: repeatValues[key] ?? "", rule: .duplicate, detail: shown))
+            }
+        }
+        let result = (findings, linesToReject, rowsToStage)
+        repeats = [:]
+        repeatOrder = []
+        repeatValues = [:]
+        linesToReject = []
+        rowsToStage = []
+        return result
+    }
+
+    /// Marks accepted users or groups rejected by a check run outside the index (another
+    /// organisation, a non-key uniqueness rule).
+    func reject(_ kind: EntityKind, keys: [String]) {
+        for text in keys {
+            let key = hashing.key(text)
+            switch kind {
+            case .users, .groups:
+                guard var entry = kind == .users ? users[key] : groups[key], entry.state & Self.accepted != 0 else { continue }
+                entry.state &= ~Self.accepted
+                if kind == .users { users[key] = entry } else { groups[key] = entry }
+                acceptedRows[kind, default: 0] -= 1
+            case .distributionOrders:
+                guard let first = orders[key], first & 0xFFFF_FFFF != Self.noHolder else { continue }
+                orders[key] = (first & ~0xFFFF_FFFF) | Self.noHolder
+                license(Int(first & 0xFFFF_FFFF), -1)
+                acceptedRows[kind, default: 0] -= 1
+            case .memberships:
+                acceptedRows[kind, default: 0] -= 1
+            }
+        }
+    }
+
+    /// Frees what only the file just read needed.
+    func finish(_ kind: EntityKind) {
+        switch kind {
+        case .memberships: pairs = [:]
+        case .distributionOrders: orders = [:]
+        default: break
+        }
+    }
+
+    /// The lines of accepted users holding at least one accepted order — the users the
+    /// portal keeps (contract rule 1) — in line order. Unchanged ones count as matched.
+    func licensedUsers() -> [Int] {
+        var lines: [Int] = []
+        lines.reserveCapacity(users.count)
+        for entry in users.values where entry.state & Self.accepted != 0 {
+            let line = Int(entry.line)
+            guard line < licenses.count, licenses[line] > 0 else { continue }
+            lines.append(line)
+            if entry.state & Self.unchanged != 0 { applied[.users]?.remove(entry.rowHash) }
+        }
+        lines.sort()
+        return lines
+    }
+}
+
+/// What the index needs to know of one kind's mapping.
+struct KindRules: Sendable {
+    struct ReferenceSlot: Sendable {
+        var slot: Int
+        var target: EntityKind
+        var column: String
+    }
+
+    let kind: EntityKind
+    /// Portal slots of the key's fields.
+    let keySlots: [Int]
+    /// Whether the key is declared unique (every repeat rejected) or not (first one kept).
+    let keyUnique: Bool
+    let keyColumn: String
+    /// References to users and groups, in the mapping's field order.
+    let references: [ReferenceSlot]
+    /// Fields other than the key declared unique: checked in SQL, which needs every row
+    /// staged, so nothing of this kind is skipped as unchanged.
+    let otherUnique: [FieldMapping]
+    var stageAll: Bool { !otherUnique.isEmpty || kind == .groups }
+
+    init(_ mapping: FileMapping) {
+        let kind = mapping.kind
+        self.kind = kind
+        let portal = kind.fields.map(\.name)
+        keySlots = kind.key.compactMap { portal.firstIndex(of: $0) }
+        let keyFields = mapping.fields.filter { kind.key.contains($0.target) }
+        let keyUnique = keyFields.count == 1 && keyFields[0].unique
+        self.keyUnique = keyUnique
+        keyColumn = keyFields.first?.column ?? ""
+        // Memberships and orders always point at the delivery's users and groups: that is
+        // the portal's model, whether or not the mapping spells the reference out.
+        let implied: [String: EntityKind] = switch kind {
+        case .memberships: ["group_id": .groups, "person_id": .users]
+        case .distributionOrders: ["person_id": .users]
+        default: [:]
+        }
+        references = mapping.fields.compactMap { field in
+            guard let slot = portal.firstIndex(of: field.target) else { return nil }
+            switch field.reference {
+            case .users: return ReferenceSlot(slot: slot, target: .users, column: field.column)
+            case .groups: return ReferenceSlot(slot: slot, target: .groups, column: field.column)
+            default:
+                return implied[field.target].map { ReferenceSlot(slot: slot, target: $0, column: field.column) }
+            }
+        }
+        otherUnique = mapping.fields.filter { $0.unique && !(keyUnique && kind.key == [$0.target]) }
+    }
+}
