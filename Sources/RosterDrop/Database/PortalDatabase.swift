@@ -203,7 +203,8 @@ public final class PortalDatabase: Sendable {
     }
 
     /// The hashes of the records of `kind` the job last wrote for `organisation`.
-    static func appliedHashes(_ kind: EntityKind, organisation: String, _ db: Database) throws -> Set<Int64> {
+    static func appliedHashes(_ kind: EntityKind, organisation: String, expected: Int,
+                              _ db: Database) throws -> Set<Int64> {
         let sql: String
         switch kind {
         case .users:
@@ -221,7 +222,7 @@ public final class PortalDatabase: Sendable {
         case .groups:
             return []
         }
-        var hashes = Set<Int64>()
+        var hashes = Set<Int64>(minimumCapacity: expected)
         let cursor = try Int64.fetchCursor(db, sql: sql, arguments: [organisation])
         while let hash = try cursor.next() { hashes.insert(hash) }
         return hashes

@@ -63,6 +63,17 @@ final class DeliveryIndex: @unchecked Sendable {
         self.full = full
     }
 
+    /// Makes room for a file of `rows` rows (from its manifest) before it is read, so the
+    /// tables are sized once instead of doubling (and briefly existing twice) as they grow.
+    func reserve(_ kind: EntityKind, rows: Int) {
+        switch kind {
+        case .users: users.reserveCapacity(rows); licenses.reserveCapacity(rows + 2)
+        case .groups: groups.reserveCapacity(rows)
+        case .memberships: pairs.reserveCapacity(rows)
+        case .distributionOrders: orders.reserveCapacity(rows)
+        }
+    }
+
     /// Sets what was last applied for `kind`, before its file is read.
     func setApplied(_ kind: EntityKind, _ hashes: Set<Int64>) {
         applied[kind] = full ? [] : hashes
@@ -116,7 +127,7 @@ final class DeliveryIndex: @unchecked Sendable {
             noteRejected(rules, line: line, rawKey: rules.keySlots.map { values[$0] ?? "" }, values: values, file: file)
             return .reject(Finding(file: file, line: line, column: reference.column, value: value, rule: rule))
         }
-        let rowHash = hashing.row(values)
+        let rowHash = hashing.row(values.prefix(kind.fields.count))
         let keyValues = rules.keySlots.map { values[$0] ?? "" }
         switch kind {
         case .users, .groups:

@@ -19,15 +19,19 @@ struct DeliveryRefusal: Error {
 
 /// Streams one delivered file into its staging table, on two threads.
 ///
-/// A parser thread reads, hashes, gunzips, splits and checks rows (`FileParser`); this
-/// thread, which owns the database connection, inserts the batches it hands over. Memory
-/// stays flat whatever the file's size: at most a few batches are in flight.
+/// A parser thread reads, hashes, gunzips, splits and checks single rows (`FileParser`);
+/// this thread, which owns the database connection, runs the checks that need other rows
+/// and tells unchanged rows (`DeliveryIndex`), then inserts the rest. The work is split so
+/// that neither thread idles: a first load is bound by inserts, a run with few changes by
+/// parsing. Memory stays flat whatever the file's size: at most a few batches are in flight.
 struct FileLoader {
     let parser: FileParser
     let db: Database
+    let index: DeliveryIndex
 
     func run(url: URL, expectedSHA256: String?) throws -> FileLoad {
         let channel = BatchChannel(capacity: 4)
+        let rules = KindRules(parser.mapping)
         let inserter = try StagingInserter(db, kind: parser.mapping.kind)
         let parser = self.parser
         let thread = Thread {
@@ -37,9 +41,34 @@ struct FileLoader {
         thread.stackSize = 1 << 22
         thread.start()
         do {
+            var findings: [Finding] = []
             while let batch = channel.receive() {
-                for row in batch.rows { try inserter.insert(row) }
+                for row in batch.rows {
+                    if row.rejected {
+                        let key = rules.keySlots.map { row.values[$0] ?? "" }
+                        index.noteRejected(rules, line: row.line, rawKey: key, values: row.values, file: parser.name)
+                        try inserter.insert(row)
+                        continue
+                    }
+                    switch index.admit(rules, line: row.line, values: row.values, file: parser.name) {
+                    case .unchanged:
+                        break
+                    case let .stage(rowHash, userLine, groupLine):
+                        var staged = row
+                        staged.rowHash = rowHash
+                        staged.userLine = userLine
+                        staged.groupLine = groupLine
+                        try inserter.insert(staged)
+                    case .reject(let finding):
+                        if let finding { findings.append(finding) }
+                        var rejected = row
+                        rejected.rejected = true
+                        try inserter.insert(rejected)
+                    }
+                }
                 try StagingArea.insert(batch.findings, db)
+                try StagingArea.insert(findings, db)
+                findings.removeAll(keepingCapacity: true)
             }
         } catch {
             channel.cancel()

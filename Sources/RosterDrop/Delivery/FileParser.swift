@@ -13,8 +13,6 @@ final class FileParser: @unchecked Sendable {
     let schoolUnits: Set<String>
     let products: Set<String>
     let organisation: String
-    let index: DeliveryIndex
-    let rules: KindRules
 
     static let batchSize = 8192
 
@@ -27,10 +25,8 @@ final class FileParser: @unchecked Sendable {
     private let emailSlot: Int?
 
     init(mapping: FileMapping, name: String, limit: Int64, schoolUnits: Set<String>, products: Set<String>,
-         organisation: String, index: DeliveryIndex) {
+         organisation: String) {
         self.mapping = mapping
-        self.index = index
-        rules = KindRules(mapping)
         self.name = name
         self.limit = limit
         self.schoolUnits = schoolUnits
@@ -117,21 +113,11 @@ final class FileParser: @unchecked Sendable {
                 return
             }
             load.records += 1
+            // The checks needing other rows (`DeliveryIndex`) run on the loader's thread.
             if let values = validator.validate(record, findings: &batch.findings) {
-                switch index.admit(rules, line: record.line, values: values, file: name) {
-                case .unchanged:
-                    break
-                case let .stage(rowHash, userLine, groupLine):
-                    stage(StagedBatch.Row(line: record.line, rejected: false, values: values, rowHash: rowHash,
-                                          userLine: userLine, groupLine: groupLine))
-                case .reject(let finding):
-                    if let finding { batch.findings.append(finding) }
-                    stage(StagedBatch.Row(line: record.line, rejected: true, values: values))
-                }
-            } else if let key = validator.rawKey(record) {
-                let values = rawValues(record, validator: validator)
-                index.noteRejected(rules, line: record.line, rawKey: key, values: values, file: name)
-                stage(StagedBatch.Row(line: record.line, rejected: true, values: values))
+                stage(StagedBatch.Row(line: record.line, rejected: false, values: values))
+            } else if validator.rawKey(record) != nil {
+                stage(StagedBatch.Row(line: record.line, rejected: true, values: rawValues(record, validator: validator)))
             } else {
                 load.unkeyed += 1
             }

@@ -81,13 +81,18 @@ struct DeliveryProcessor {
                 guard let fileMapping = mapping.files[kind] else { continue }
                 let started = ContinuousClock.now
                 let local = try folder.fetch(file.name, scratch: work)
-                index.setApplied(kind, try PortalDatabase.appliedHashes(kind, organisation: organisation.id, db))
+                // A manifest's count is checked only after reading: a false one must not
+                // make the job reserve more than a national file needs.
+                let expected = min(manifest?.entries[file.name]?.rows ?? 0, 5_000_000)
+                index.reserve(kind, rows: expected)
+                index.setApplied(kind, try PortalDatabase.appliedHashes(kind, organisation: organisation.id,
+                                                                        expected: expected, db))
                 var loaded: FileLoad?
                 try db.inTransaction {
                     let parser = FileParser(mapping: fileMapping, name: file.name, limit: mapping.delivery.maxFileBytes,
                                             schoolUnits: Set(organisation.schoolUnits), products: products,
-                                            organisation: organisation.id, index: index)
-                    loaded = try FileLoader(parser: parser, db: db)
+                                            organisation: organisation.id)
+                    loaded = try FileLoader(parser: parser, db: db, index: index)
                         .run(url: local, expectedSHA256: manifest?.entries[file.name]?.sha256)
                     try checks.run(kind)
                     return .commit
@@ -105,10 +110,13 @@ struct DeliveryProcessor {
             if let latest, latest.content == content { return (.duplicate, counts, nil, 0) }
             var started = ContinuousClock.now
             let presentUsers = index.licensedUsers()
-            try StagingArea.prepareForPlan(db, presentUsers: presentUsers, vanished: [
-                .users: index.unmatched(.users), .memberships: index.unmatched(.memberships),
-                .distributionOrders: index.unmatched(.distributionOrders),
-            ])
+            try db.inTransaction {
+                try StagingArea.prepareForPlan(db, presentUsers: presentUsers, vanished: [
+                    .users: index.unmatched(.users), .memberships: index.unmatched(.memberships),
+                    .distributionOrders: index.unmatched(.distributionOrders),
+                ])
+                return .commit
+            }
             phase("checked", delivery, since: &started)
             for (kind, load) in loads {
                 let accepted = index.acceptedRows[kind] ?? 0

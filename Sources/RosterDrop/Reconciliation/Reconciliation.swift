@@ -236,7 +236,8 @@ struct Reconciliation {
         guard removals else { return }
         try db.execute(sql: "CREATE INDEX temp.plan_memberships_kept ON plan_memberships(group_ref, account_id) WHERE action = 'keep'")
         // A pair goes when the snapshot lacks it, unless a rejected row names the pair, its
-        // group or its person: the rejected row may have been the one that kept it.
+        // group or its person, or the person's account is kept by a rejected row: the
+        // rejected row may have been the one that kept it.
         try db.execute(sql: """
             INSERT INTO plan_memberships (action, group_ref, account_id)
             SELECT 'remove', c.group_id, c.account_id FROM (\(unmatched(.memberships))) c
@@ -245,7 +246,7 @@ struct Reconciliation {
                                 AND p.group_ref = c.group_id AND p.account_id = c.account_id)
               AND NOT EXISTS (SELECT 1 FROM rejected_pairs r WHERE r.group_id = g.external_id AND r.person_id = a.person_id)
               AND NOT EXISTS (SELECT 1 FROM stage_groups s WHERE s.rejected = 1 AND s.group_id = g.external_id)
-              AND NOT EXISTS (SELECT 1 FROM rejected_people r WHERE r.person_id = a.person_id)
+              AND NOT \(Self.protectedAccount("a"))
             """, arguments: [organisation])
     }
 
@@ -253,18 +254,19 @@ struct Reconciliation {
     /// says: counted here so the receipt tells what the apply really removes.
     private func planLeavingMemberships() throws {
         // Driven from the few leaving people and groups through the portal's own indexes,
-        // so the cost follows the change, not the organisation's size.
+        // so the cost follows the change, not the organisation's size (`CROSS JOIN` keeps
+        // SQLite from starting at the memberships table instead).
         try db.execute(sql: "CREATE INDEX temp.plan_memberships_removed ON plan_memberships(group_ref, account_id) WHERE action = 'remove'")
         try db.execute(sql: """
             INSERT INTO plan_memberships (action, group_ref, account_id)
             SELECT 'remove', d.group_id, d.account_id FROM (
                 SELECT m.group_id, m.account_id FROM plan_users p
-                JOIN memberships m ON m.account_id = p.account_id
-                JOIN groups g ON g.id = m.group_id AND g.organisation_id = ? AND g.source = 'skolon'
-                WHERE p.action = 'remove'
+                CROSS JOIN memberships m CROSS JOIN groups g
+                WHERE p.action = 'remove' AND m.account_id = p.account_id
+                  AND g.id = m.group_id AND g.organisation_id = ? AND g.source = 'skolon'
                 UNION
-                SELECT m.group_id, m.account_id FROM plan_groups pg JOIN memberships m ON m.group_id = pg.group_ref
-                WHERE pg.action = 'remove') d
+                SELECT m.group_id, m.account_id FROM plan_groups pg CROSS JOIN memberships m
+                WHERE pg.action = 'remove' AND m.group_id = pg.group_ref) d
             WHERE NOT EXISTS (SELECT 1 FROM plan_memberships r WHERE r.action = 'remove'
                                 AND r.group_ref = d.group_id AND r.account_id = d.account_id)
             """, arguments: [organisation])

@@ -118,7 +118,7 @@ struct RowHashing: Sendable {
     }
 
     /// The hash of a row's portal values; a missing value and an empty one differ.
-    func row(_ values: [String?]) -> Int64 {
+    func row<Values: Collection<String?>>(_ values: Values) -> Int64 {
         var hasher = SipHasher(key: rowKey)
         for value in values {
             if let value {

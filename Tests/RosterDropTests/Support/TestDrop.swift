@@ -76,9 +76,10 @@ final class TestDrop {
         return try Data(contentsOf: URL(fileURLWithPath: path))
     }
 
-    func run(dryRun: Bool = false, at date: Date = Date(timeIntervalSince1970: 1_795_000_000)) throws -> RunSummary {
+    func run(dryRun: Bool = false, full: Bool = false,
+             at date: Date = Date(timeIntervalSince1970: 1_795_000_000)) throws -> RunSummary {
         let configuration = try JobConfiguration.load(path: configPath)
-        return try SyncJob(configuration: configuration, dryRun: dryRun, now: { date }).run()
+        return try SyncJob(configuration: configuration, dryRun: dryRun, full: full, now: { date }).run()
     }
 
     func database() throws -> DatabaseQueue { try DatabaseQueue(path: databasePath) }
