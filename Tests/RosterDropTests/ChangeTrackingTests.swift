@@ -119,31 +119,6 @@ import Testing
         #expect(try drop.receipt("20261102T000000Z")["distribution_orders"]?[7] == "1")
     }
 
-    /// A first load large enough to rebuild the portal's indexes instead of updating them
-    /// row by row ends with every index back and the database intact.
-    @Test func aBulkFirstLoadLeavesEveryIndexInPlace() throws {
-        let drop = try TestDrop()
-        let indexes = "SELECT name || ':' || sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL ORDER BY name"
-        let before = try drop.rows(indexes).map { $0[0] as String }
-        let people = (0..<12_000).map { "p\($0)" }
-        try drop.deliver("20261101T000000Z", users: people.map { Fixture.user($0) },
-                         groups: [Fixture.group("g1")], memberships: people.map { "g1,\($0)" },
-                         orders: people.enumerated().map { Fixture.order("o\($0.offset)", person: $0.element) })
-        _ = try drop.run()
-        #expect(try drop.rows(indexes).map { $0[0] as String } == before)
-        #expect(try drop.rows("PRAGMA integrity_check").map { $0[0] as String } == ["ok"])
-        #expect(try drop.count("SELECT COUNT(*) FROM memberships") == 12_000)
-        // The rebuilt unique indexes still hold: the next delivery updates, never duplicates.
-        try drop.deliver("20261102T000000Z", users: people.map { Fixture.user($0, given: "Bo") },
-                         orders: people.enumerated().map { Fixture.order("o\($0.offset)", person: $0.element) })
-        _ = try drop.run()
-        #expect(try drop.receipt("20261102T000000Z")["users"]?[7...9] == ["0", "12000", "0"])
-        #expect(try drop.count("SELECT COUNT(*) FROM accounts") == 12_000)
-        // Ids follow person_id order, so the inserts appended to the table and its index.
-        let ids = try drop.rows("SELECT person_id FROM accounts ORDER BY id").map { $0[0] as String }
-        #expect(ids == people.sorted())
-    }
-
     // MARK: - Helpers
 
     private struct RandomDelivery {

@@ -41,14 +41,14 @@ extension Reconciliation {
             FROM plan_groups p JOIN stage_groups s ON s.line = p.line
             WHERE p.action = 'update' AND groups.id = p.group_ref
             """, arguments: [now])
-        try bulk("accounts", adding: "plan_users") { try db.execute(sql: """
+        try db.execute(sql: """
             INSERT INTO accounts (id, organisation_id, person_id, email, given_name, family_name, role, school_unit_code,
                                   grade, eppn, identity_source, linked_at, created_at, updated_at, source_hash)
             SELECT p.account_id, ?, s.person_id, s.email, s.given_name, s.family_name, s.role, s.school_unit_code,
                    s.grade, s.eppn, 'skolon', ?, ?, ?, s.row_hash
             FROM plan_users p JOIN stage_users s ON s.line = p.line WHERE p.action = 'create'
             ORDER BY p.account_id
-            """, arguments: [org, now, now, now]) }
+            """, arguments: [org, now, now, now])
         try db.execute(sql: """
             UPDATE accounts SET person_id = s.person_id, email = s.email,
                 given_name = s.given_name, family_name = s.family_name, role = s.role,
@@ -75,19 +75,18 @@ extension Reconciliation {
             UPDATE licenses SET source_hash = p.row_hash FROM plan_distribution_orders p
             WHERE p.action = 'keep' AND licenses.id = p.license_ref AND licenses.source_hash IS DISTINCT FROM p.row_hash
             """)
-        try bulk("licenses", adding: "plan_distribution_orders") { try db.execute(sql: """
+        try db.execute(sql: """
             INSERT INTO licenses (organisation_id, order_id, account_id, product_id, license_type, valid_from, valid_to,
                                   source, created_at, updated_at, source_hash)
             SELECT ?, s.order_id, p.account_id, s.product_id, s.license_type, s.valid_from, s.valid_to, 'skolon', ?, ?,
                    s.row_hash
             FROM plan_distribution_orders p JOIN stage_distribution_orders s ON s.line = p.line
             WHERE p.action = 'create'
-            """, arguments: [org, now, now]) }
-        try bulk("memberships", adding: "plan_memberships") { try db.execute(sql: """
+            """, arguments: [org, now, now])
+        try db.execute(sql: """
             INSERT INTO memberships (group_id, account_id, source_hash)
             SELECT group_ref, account_id, row_hash FROM plan_memberships WHERE action = 'create'
-            ORDER BY group_ref, account_id
-            """) }
+            """)
         try db.execute(sql: """
             UPDATE memberships SET source_hash = p.row_hash FROM plan_memberships p
             WHERE p.action = 'keep' AND memberships.group_id = p.group_ref AND memberships.account_id = p.account_id
@@ -108,27 +107,5 @@ extension Reconciliation {
         try db.execute(sql: "DELETE FROM memberships WHERE group_id IN (SELECT group_ref FROM plan_groups WHERE action = 'remove')")
         try db.execute(sql: "DELETE FROM accounts WHERE id IN (SELECT account_id FROM plan_users WHERE action = 'remove')")
         try db.execute(sql: "DELETE FROM groups WHERE id IN (SELECT group_ref FROM plan_groups WHERE action = 'remove')")
-    }
-
-    /// Runs `insert`, which adds the `create` rows of `plan` to `table`. When they outnumber
-    /// the rows already there (a first load), the table's named indexes are dropped first
-    /// and built again after: sorting a million keys once is several times faster than
-    /// inserting them one by one in random order. It all happens inside the caller's
-    /// transaction, so a failure leaves the indexes as they were. (SQLite-specific: a
-    /// PostgreSQL writer would do the same with its own catalogue.)
-    private func bulk(_ table: String, adding plan: String, _ insert: () throws -> Void) throws {
-        let adding = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM \(plan) WHERE action = 'create'") ?? 0
-        let present = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM (SELECT 1 FROM \(table) LIMIT ?)", arguments: [adding]) ?? 0
-        guard adding >= 10_000, present < adding else { return try insert() }
-        let indexes = try Row.fetchAll(db, sql: """
-            SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL
-            """, arguments: [table])
-        for index in indexes {
-            try db.execute(sql: "DROP INDEX \(index["name"] as String)")
-        }
-        try insert()
-        for index in indexes {
-            try db.execute(sql: index["sql"] as String)
-        }
     }
 }

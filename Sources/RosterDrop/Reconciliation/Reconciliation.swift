@@ -125,7 +125,7 @@ struct Reconciliation {
             SELECT 'create', s.line, a.id, s.email_key, s.row_hash
             FROM stage_users s JOIN present_users p ON p.line = s.line LEFT JOIN accounts a ON a.person_id = s.person_id
             WHERE s.rejected = 0
-            ORDER BY s.person_id
+            ORDER BY s.line
             """)
         try db.execute(sql: "CREATE UNIQUE INDEX temp.plan_users_by_line ON plan_users(line)")
         // Adoption: an unlinked account of this organisation with the same e-mail, ignoring
@@ -161,8 +161,7 @@ struct Reconciliation {
                 THEN 'update' ELSE 'keep' END
             WHERE action = 'create' AND account_id IS NOT NULL
             """)
-        // New accounts get their ids now, after every existing one, in person_id order, so
-        // that their inserts append to both the table and its person_id index.
+        // New accounts get their ids now, after every existing one.
         try db.execute(sql: "UPDATE plan_users SET account_id = ? + seq WHERE action = 'create'", arguments: [lastAccount])
         try db.execute(sql: "CREATE INDEX temp.plan_users_existing ON plan_users(account_id) WHERE action <> 'create'")
         guard removals else { return }
