@@ -34,7 +34,7 @@ extension Reconciliation {
             INSERT INTO groups (id, organisation_id, external_id, name, type, school_unit_code, source, created_at, updated_at)
             SELECT p.group_ref, ?, s.group_id, s.name, s.type, s.school_unit_code, 'skolon', ?, ?
             FROM plan_groups p JOIN stage_groups s ON s.line = p.line WHERE p.action = 'create'
-            ORDER BY p.group_ref
+            ORDER BY p.seq
             """, arguments: [org, now, now])
         try db.execute(sql: """
             UPDATE groups SET name = s.name, type = s.type, school_unit_code = s.school_unit_code, updated_at = ?
@@ -47,7 +47,7 @@ extension Reconciliation {
             SELECT p.account_id, ?, s.person_id, s.email, s.given_name, s.family_name, s.role, s.school_unit_code,
                    s.grade, s.eppn, 'skolon', ?, ?, ?, s.row_hash
             FROM plan_users p JOIN stage_users s ON s.line = p.line WHERE p.action = 'create'
-            ORDER BY p.account_id
+            ORDER BY p.seq
             """, arguments: [org, now, now, now])
         try db.execute(sql: """
             UPDATE accounts SET person_id = s.person_id, email = s.email,

@@ -96,10 +96,10 @@ struct Reconciliation {
              "g.organisation_id = ?1 AND g.source = 'skolon'")
         }
         if full { return "SELECT \(select) FROM \(from) WHERE \(scope)" }
+        // One scan of the organisation's records, probing the (small) vanished table.
         return """
-            SELECT \(select) FROM \(from) WHERE \(scope) AND r.source_hash IS NULL
-            UNION ALL
-            SELECT \(select) FROM vanished_\(kind.rawValue) v, \(from) WHERE \(scope) AND r.source_hash = v.hash
+            SELECT \(select) FROM \(from) WHERE \(scope)
+              AND (r.source_hash IS NULL OR r.source_hash IN (SELECT hash FROM vanished_\(kind.rawValue)))
             """
     }
 
