@@ -103,15 +103,15 @@ final class DeliveryIndex: @unchecked Sendable {
 
     /// Decides on a row that passed the single-row checks. `values` are portal values in
     /// `EntityKind.fields` order.
-    func admit(_ rules: KindRules, line: Int, values: [String?], file: String) -> Verdict {
+    func admit(_ rules: KindRules, line: Int, values: [String?], digests: RowDigests, file: String) -> Verdict {
         let kind = rules.kind
         acceptedRows[kind, default: 0] += 1
         var userLine: Int?
         var groupLine: Int?
-        for reference in rules.references {
+        for (position, reference) in rules.references.enumerated() {
             let value = values[reference.slot] ?? ""
-            let table = reference.target == .users ? users : groups
-            let entry = table[hashing.key(value)]
+            let digest = digests.reference(position) ?? hashing.key(value)
+            let entry = reference.target == .users ? users[digest] : groups[digest]
             if let entry, entry.state & Self.accepted != 0 {
                 if reference.target == .users { userLine = Int(entry.line) } else { groupLine = Int(entry.line) }
                 continue
@@ -124,14 +124,15 @@ final class DeliveryIndex: @unchecked Sendable {
             }
             acceptedRows[kind, default: 0] -= 1
             // Still a row with this key, for uniqueness.
-            noteRejected(rules, line: line, rawKey: rules.keySlots.map { values[$0] ?? "" }, values: values, file: file)
+            noteRejected(rules, line: line, rawKey: rules.keySlots.map { values[$0] ?? "" }, key: digests.key,
+                         values: values, file: file)
             return .reject(Finding(file: file, line: line, column: reference.column, value: value, rule: rule))
         }
-        let rowHash = hashing.row(values.prefix(kind.fields.count))
-        let keyValues = rules.keySlots.map { values[$0] ?? "" }
+        let rowHash = digests.row
+        var keyValues: [String] { rules.keySlots.map { values[$0] ?? "" } }
         switch kind {
         case .users, .groups:
-            let key = hashing.key(keyValues)
+            let key = digests.key ?? hashing.key(keyValues)
             if let first = kind == .users ? users[key] : groups[key] {
                 repeated(rules, key: key, keyText: keyValues, first: first, line: line, values: values)
                 acceptedRows[kind, default: 0] -= 1
@@ -161,7 +162,7 @@ final class DeliveryIndex: @unchecked Sendable {
             pairs[pair] = UInt32(line)
             return matchApplied(rules, rowHash: rowHash, userLine: userLine, groupLine: groupLine)
         case .distributionOrders:
-            let key = hashing.key(keyValues)
+            let key = digests.key ?? hashing.key(keyValues)
             if let first = orders[key] {
                 repeatedOrder(rules, key: key, keyText: keyValues, first: first, line: line, values: values)
                 acceptedRows[kind, default: 0] -= 1
@@ -178,9 +179,11 @@ final class DeliveryIndex: @unchecked Sendable {
 
     /// Notes a row that failed the single-row checks but whose key could be read: it still
     /// counts for uniqueness, and a reference to it is to a rejected record.
-    func noteRejected(_ rules: KindRules, line: Int, rawKey: [String], values: [String?], file: String) {
+    func noteRejected(_ rules: KindRules, line: Int, rawKey: [String], key digest: KeyDigest? = nil, values: [String?],
+                      file: String) {
         let kind = rules.kind
-        let key = hashing.key(rawKey)
+        guard kind != .memberships else { return }
+        let key = digest ?? hashing.key(rawKey)
         switch kind {
         case .users, .groups:
             if let first = kind == .users ? users[key] : groups[key] {
@@ -323,6 +326,35 @@ final class DeliveryIndex: @unchecked Sendable {
         }
         lines.sort()
         return lines
+    }
+}
+
+/// A row's hashes, computed on the parser thread (`RowDigests.make`) so that the loader's
+/// thread, which also inserts, only looks them up.
+struct RowDigests: Sendable {
+    var row: Int64
+    /// The key's digest, for kinds with a one-field key (nil for memberships).
+    var key: KeyDigest?
+    private var first: KeyDigest?
+    private var second: KeyDigest?
+
+    func reference(_ position: Int) -> KeyDigest? { position == 0 ? first : position == 1 ? second : nil }
+
+    /// Hashes of `values` (portal field order; extra derived values after them are ignored).
+    static func make(_ rules: KindRules, values: [String?], hashing: RowHashing, rejected: Bool) -> RowDigests {
+        let key = rules.keySlots.count == 1 ? hashing.key(values[rules.keySlots[0]] ?? "") : nil
+        if rejected { return RowDigests(row: 0, key: key) }
+        var digests = RowDigests(row: hashing.row(values.prefix(rules.kind.fields.count)), key: key)
+        for (position, reference) in rules.references.prefix(2).enumerated() {
+            let digest = hashing.key(values[reference.slot] ?? "")
+            if position == 0 { digests.first = digest } else { digests.second = digest }
+        }
+        return digests
+    }
+
+    init(row: Int64, key: KeyDigest?) {
+        self.row = row
+        self.key = key
     }
 }
 

@@ -10,6 +10,9 @@ struct FileLoad: Sendable {
     var records: Int
     /// Rejected records whose key could not be read: they suspend removals for this kind.
     var unkeyed: Int
+    /// How long the parser waited for the loader, and the loader for the parser.
+    var parserWaited = Duration.zero
+    var loaderWaited = Duration.zero
 }
 
 /// Why a delivery is refused whole: file-level findings, nothing applied.
@@ -44,13 +47,16 @@ struct FileLoader {
             var findings: [Finding] = []
             while let batch = channel.receive() {
                 for row in batch.rows {
+                    let digests = row.digests ?? RowDigests.make(rules, values: row.values, hashing: index.hashing,
+                                                                 rejected: row.rejected)
                     if row.rejected {
                         let key = rules.keySlots.map { row.values[$0] ?? "" }
-                        index.noteRejected(rules, line: row.line, rawKey: key, values: row.values, file: parser.name)
+                        index.noteRejected(rules, line: row.line, rawKey: key, key: digests.key, values: row.values,
+                                           file: parser.name)
                         try inserter.insert(row)
                         continue
                     }
-                    switch index.admit(rules, line: row.line, values: row.values, file: parser.name) {
+                    switch index.admit(rules, line: row.line, values: row.values, digests: digests, file: parser.name) {
                     case .unchanged:
                         break
                     case let .stage(rowHash, userLine, groupLine):
@@ -75,7 +81,10 @@ struct FileLoader {
             _ = channel.waitForResult()
             throw error
         }
-        return try channel.waitForResult().get()
+        var load = try channel.waitForResult().get()
+        load.parserWaited = channel.producerWaited
+        load.loaderWaited = channel.consumerWaited
+        return load
     }
 }
 
@@ -90,6 +99,8 @@ struct StagedBatch: Sendable {
         var rowHash: Int64?
         var userLine: Int?
         var groupLine: Int?
+        /// Hashes the parser computed for the loader's checks.
+        var digests: RowDigests?
 
         init(line: Int, rejected: Bool, values: [String?], rowHash: Int64? = nil, userLine: Int? = nil,
              groupLine: Int? = nil) {
@@ -113,6 +124,10 @@ final class BatchChannel: @unchecked Sendable {
     private let capacity: Int
     private var result: Result<FileLoad, Error>?
     private var cancelled = false
+    /// Time the parser spent waiting for room, and the loader waiting for batches: which
+    /// of the two threads bounds a file's loading.
+    private(set) var producerWaited = Duration.zero
+    private(set) var consumerWaited = Duration.zero
 
     struct Cancelled: Error {}
 
@@ -124,7 +139,11 @@ final class BatchChannel: @unchecked Sendable {
     func send(_ batch: StagedBatch) throws {
         condition.lock()
         defer { condition.unlock() }
-        while queue.count >= capacity && !cancelled { condition.wait() }
+        if queue.count >= capacity && !cancelled {
+            let start = ContinuousClock.now
+            while queue.count >= capacity && !cancelled { condition.wait() }
+            producerWaited += ContinuousClock.now - start
+        }
         if cancelled { throw Cancelled() }
         queue.append(batch)
         condition.broadcast()
@@ -134,7 +153,11 @@ final class BatchChannel: @unchecked Sendable {
     func receive() -> StagedBatch? {
         condition.lock()
         defer { condition.unlock() }
-        while queue.isEmpty && result == nil { condition.wait() }
+        if queue.isEmpty && result == nil {
+            let start = ContinuousClock.now
+            while queue.isEmpty && result == nil { condition.wait() }
+            consumerWaited += ContinuousClock.now - start
+        }
         if queue.isEmpty { return nil }
         let batch = queue.removeFirst()
         condition.broadcast()

@@ -13,6 +13,9 @@ final class FileParser: @unchecked Sendable {
     let schoolUnits: Set<String>
     let products: Set<String>
     let organisation: String
+    /// Hashes rows and keys for the loader's checks (`DeliveryIndex`), off its thread.
+    let hashing: RowHashing
+    private let rules: KindRules
 
     static let batchSize = 8192
 
@@ -25,8 +28,10 @@ final class FileParser: @unchecked Sendable {
     private let emailSlot: Int?
 
     init(mapping: FileMapping, name: String, limit: Int64, schoolUnits: Set<String>, products: Set<String>,
-         organisation: String) {
+         organisation: String, hashing: RowHashing) {
         self.mapping = mapping
+        self.hashing = hashing
+        rules = KindRules(mapping)
         self.name = name
         self.limit = limit
         self.schoolUnits = schoolUnits
@@ -144,6 +149,7 @@ final class FileParser: @unchecked Sendable {
 
     private func stage(_ row: StagedBatch.Row) {
         var row = row
+        row.digests = RowDigests.make(rules, values: row.values, hashing: hashing, rejected: row.rejected)
         if let emailSlot {
             row.values.append(row.rejected ? nil : row.values[emailSlot].map(EmailKey.key))
         }

@@ -91,7 +91,7 @@ struct DeliveryProcessor {
                 try db.inTransaction {
                     let parser = FileParser(mapping: fileMapping, name: file.name, limit: mapping.delivery.maxFileBytes,
                                             schoolUnits: Set(organisation.schoolUnits), products: products,
-                                            organisation: organisation.id)
+                                            organisation: organisation.id, hashing: index.hashing)
                     loaded = try FileLoader(parser: parser, db: db, index: index)
                         .run(url: local, expectedSHA256: manifest?.entries[file.name]?.sha256)
                     try checks.run(kind)
@@ -104,7 +104,9 @@ struct DeliveryProcessor {
                 counts[kind, default: EntityCounts()].received = load.records
                 logger.info("file staged", metadata: ["organisation": "\(organisation.id)", "delivery": "\(delivery.timestamp)",
                                                       "file": "\(kind.rawValue)", "records": "\(load.records)",
-                                                      "seconds": "\(Self.seconds(since: started))"])
+                                                      "seconds": "\(Self.seconds(since: started))",
+                                                      "parser_waited": "\(Self.seconds(load.parserWaited))",
+                                                      "loader_waited": "\(Self.seconds(load.loaderWaited))"])
             }
             let content = Self.contentHash(loads)
             if let latest, latest.content == content { return (.duplicate, counts, nil, 0) }
@@ -344,7 +346,10 @@ struct DeliveryProcessor {
     }
 
     static func seconds(since start: ContinuousClock.Instant) -> String {
-        let duration = ContinuousClock.now - start
+        seconds(ContinuousClock.now - start)
+    }
+
+    static func seconds(_ duration: Duration) -> String {
         let milliseconds = duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
         return String(format: "%.3f", Double(milliseconds) / 1000)
     }

@@ -142,8 +142,13 @@ struct RowHashing: Sendable {
         return KeyDigest(a: first.finalize(), b: second.finalize())
     }
 
+    /// `key([part])` without building an array: it runs a few times per row.
     func key(_ part: String) -> KeyDigest {
-        key([part])
+        var first = SipHasher(key: keyKeys.0)
+        var second = SipHasher(key: keyKeys.1)
+        first.combine(part); first.combine(0)
+        second.combine(part); second.combine(0)
+        return KeyDigest(a: first.finalize(), b: second.finalize())
     }
 }
 
