@@ -7,14 +7,9 @@ import GRDB
 /// wrote (see `DeliveryIndex`), which need nothing done. Temporary tables live on the job's
 /// connection only and vanish with it, so an interrupted run leaves nothing behind.
 struct StagingArea {
-    /// Extra columns derived while staging, beside the portal fields.
-    static func derivedColumns(_ kind: EntityKind) -> [String] {
-        kind == .users ? ["email_key"] : []
-    }
-
-    /// Text columns: the portal fields, then the derived ones.
+    /// Text columns: the portal fields.
     static func columns(_ kind: EntityKind) -> [String] {
-        kind.fields.map(\.name) + derivedColumns(kind)
+        kind.fields.map(\.name)
     }
 
     /// Integer columns after the text ones: the accepted row's hash, and the lines (in the
@@ -54,7 +49,8 @@ struct StagingArea {
     }
 
     /// What the plan reads besides the staged rows, once every file is read:
-    /// - `present_users`: lines of the users the portal keeps (accepted, licensed);
+    /// - `present_users`: lines of the users the portal keeps (accepted, licensed) among those
+    ///   staged or named by a staged membership;
     /// - `vanished_<kind>`: hashes of records last written that the delivery did not match;
     /// - `rejected_people`, `rejected_orders`, `rejected_pairs`: keys named by rejected rows,
     ///   whose records are protected from removal.

@@ -43,6 +43,8 @@ final class DeliveryIndex: @unchecked Sendable {
     private static let noHolder = UInt64(UInt32.max)
     /// Memberships by (user line, group line): the first row's line.
     private var pairs: [UInt64: UInt32] = [:]
+    /// Lines of the users that staged (new or changed) membership rows name.
+    private var usersOfStagedMemberships = Set<UInt32>()
 
     /// Accepted and rejected rows per kind, as the checks stand.
     private(set) var acceptedRows: [EntityKind: Int] = [:]
@@ -160,7 +162,9 @@ final class DeliveryIndex: @unchecked Sendable {
                 return .reject(nil)
             }
             pairs[pair] = UInt32(line)
-            return matchApplied(rules, rowHash: rowHash, userLine: userLine, groupLine: groupLine)
+            let verdict = matchApplied(rules, rowHash: rowHash, userLine: userLine, groupLine: groupLine)
+            if case .stage = verdict { usersOfStagedMemberships.insert(UInt32(userLine)) }
+            return verdict
         case .distributionOrders:
             let key = digests.key ?? hashing.key(keyValues)
             if let first = orders[key] {
@@ -313,19 +317,22 @@ final class DeliveryIndex: @unchecked Sendable {
         }
     }
 
-    /// The lines of accepted users holding at least one accepted order — the users the
-    /// portal keeps (contract rule 1) — in line order. Unchanged ones count as matched.
-    func licensedUsers() -> [Int] {
+    /// The accepted users holding at least one accepted order — the users the portal keeps
+    /// (contract rule 1). Unchanged ones count as matched. Returns how many there are, and
+    /// the lines the plan needs, in order: those of staged users and of users named by
+    /// staged memberships.
+    func licensedUsers() -> (count: Int, planned: [Int]) {
+        var count = 0
         var lines: [Int] = []
-        lines.reserveCapacity(users.count)
         for entry in users.values where entry.state & Self.accepted != 0 {
             let line = Int(entry.line)
             guard line < licenses.count, licenses[line] > 0 else { continue }
-            lines.append(line)
+            count += 1
+            if entry.state & Self.staged != 0 || usersOfStagedMemberships.contains(UInt32(line)) { lines.append(line) }
             if entry.state & Self.unchanged != 0 { applied[.users]?.remove(entry.rowHash) }
         }
         lines.sort()
-        return lines
+        return (count, lines)
     }
 }
 

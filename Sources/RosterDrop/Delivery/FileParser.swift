@@ -25,7 +25,6 @@ final class FileParser: @unchecked Sendable {
     private var batch = StagedBatch()
     private var load: FileLoad
     private var channel: BatchChannel?
-    private let emailSlot: Int?
 
     init(mapping: FileMapping, name: String, limit: Int64, schoolUnits: Set<String>, products: Set<String>,
          organisation: String, hashing: RowHashing) {
@@ -39,7 +38,6 @@ final class FileParser: @unchecked Sendable {
         self.organisation = organisation
         reader = CSVReader(delimiter: mapping.delimiter, encoding: mapping.encoding)
         load = FileLoad(kind: mapping.kind, name: name, sha256: "", records: 0, unkeyed: 0)
-        emailSlot = mapping.kind == .users ? mapping.kind.fields.firstIndex { $0.name == "email" } : nil
         batch.rows.reserveCapacity(Self.batchSize)
     }
 
@@ -150,9 +148,6 @@ final class FileParser: @unchecked Sendable {
     private func stage(_ row: StagedBatch.Row) {
         var row = row
         row.digests = RowDigests.make(rules, values: row.values, hashing: hashing, rejected: row.rejected)
-        if let emailSlot {
-            row.values.append(row.rejected ? nil : row.values[emailSlot].map(EmailKey.key))
-        }
         batch.rows.append(row)
     }
 

@@ -113,7 +113,7 @@ struct DeliveryProcessor {
             var started = ContinuousClock.now
             let presentUsers = index.licensedUsers()
             try db.inTransaction {
-                try StagingArea.prepareForPlan(db, presentUsers: presentUsers, vanished: [
+                try StagingArea.prepareForPlan(db, presentUsers: presentUsers.planned, vanished: [
                     .users: index.unmatched(.users), .memberships: index.unmatched(.memberships),
                     .distributionOrders: index.unmatched(.distributionOrders),
                 ])

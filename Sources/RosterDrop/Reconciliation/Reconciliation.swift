@@ -121,8 +121,8 @@ struct Reconciliation {
         guard known else { return }
         // Staged (new or changed) users the portal keeps: accepted and licensed.
         try db.execute(sql: """
-            INSERT INTO plan_users (action, line, account_id, email_key, row_hash)
-            SELECT 'create', s.line, a.id, s.email_key, s.row_hash
+            INSERT INTO plan_users (action, line, account_id, row_hash)
+            SELECT 'create', s.line, a.id, s.row_hash
             FROM stage_users s JOIN present_users p ON p.line = s.line LEFT JOIN accounts a ON a.person_id = s.person_id
             WHERE s.rejected = 0
             ORDER BY s.line
@@ -140,6 +140,13 @@ struct Reconciliation {
             WHERE a.person_id IS NULL AND a.organisation_id = ? AND a.email IS NOT NULL
             """, arguments: [organisation])
         try db.execute(sql: "CREATE INDEX temp.unlinked_accounts_by_email ON unlinked_accounts(email_key)")
+        if try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM unlinked_accounts)") == true {
+            try db.execute(sql: """
+                UPDATE plan_users SET email_key = (
+                    SELECT rosterdrop_email_key(s.email) FROM stage_users s WHERE s.line = plan_users.line)
+                WHERE account_id IS NULL
+                """)
+        }
         try db.execute(sql: """
             UPDATE plan_users SET action = 'adopt', account_id = (
                 SELECT MIN(u.id) FROM unlinked_accounts u WHERE u.email_key = plan_users.email_key)
