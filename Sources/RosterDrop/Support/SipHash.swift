@@ -10,9 +10,10 @@ struct SipHasher {
     private var tailBytes = 0
     private var length = 0
 
-    init(key: SipKey) {
+    /// A hasher for a 64-bit result, or for a 128-bit one (`finalize128`) when `wide`.
+    init(key: SipKey, wide: Bool = false) {
         v0 = key.k0 ^ 0x736f_6d65_7073_6575
-        v1 = key.k1 ^ 0x646f_7261_6e64_6f6d
+        v1 = key.k1 ^ 0x646f_7261_6e64_6f6d ^ (wide ? 0xee : 0)
         v2 = key.k0 ^ 0x6c79_6765_6e65_7261
         v3 = key.k1 ^ 0x7465_6462_7974_6573
     }
@@ -73,6 +74,18 @@ struct SipHasher {
         round(); round(); round(); round()
         return v0 ^ v1 ^ v2 ^ v3
     }
+
+    /// SipHash-2-4 with a 128-bit result, for a hasher made `wide`: one pass over the input.
+    consuming func finalize128() -> (UInt64, UInt64) {
+        let last = tail | (UInt64(truncatingIfNeeded: length) << 56)
+        compress(last)
+        v2 ^= 0xee
+        round(); round(); round(); round()
+        let first = v0 ^ v1 ^ v2 ^ v3
+        v1 ^= 0xdd
+        round(); round(); round(); round()
+        return (first, v0 ^ v1 ^ v2 ^ v3)
+    }
 }
 
 /// A 128-bit SipHash key.
@@ -110,11 +123,11 @@ struct SipKey: Sendable, Equatable {
 ///   in-memory checks (uniqueness, references); a chance collision is below one in 10^20.
 struct RowHashing: Sendable {
     let rowKey: SipKey
-    let keyKeys: (SipKey, SipKey)
+    let keyKey: SipKey
 
     init(rowKey: SipKey) {
         self.rowKey = rowKey
-        keyKeys = (SipKey.random(), SipKey.random())
+        keyKey = SipKey.random()
     }
 
     /// The hash of a row's portal values; a missing value and an empty one differ.
@@ -133,22 +146,22 @@ struct RowHashing: Sendable {
     }
 
     func key(_ parts: [String]) -> KeyDigest {
-        var first = SipHasher(key: keyKeys.0)
-        var second = SipHasher(key: keyKeys.1)
+        var hasher = SipHasher(key: keyKey, wide: true)
         for part in parts {
-            first.combine(part); first.combine(0)
-            second.combine(part); second.combine(0)
+            hasher.combine(part)
+            hasher.combine(0)
         }
-        return KeyDigest(a: first.finalize(), b: second.finalize())
+        let (a, b) = hasher.finalize128()
+        return KeyDigest(a: a, b: b)
     }
 
     /// `key([part])` without building an array: it runs a few times per row.
     func key(_ part: String) -> KeyDigest {
-        var first = SipHasher(key: keyKeys.0)
-        var second = SipHasher(key: keyKeys.1)
-        first.combine(part); first.combine(0)
-        second.combine(part); second.combine(0)
-        return KeyDigest(a: first.finalize(), b: second.finalize())
+        var hasher = SipHasher(key: keyKey, wide: true)
+        hasher.combine(part)
+        hasher.combine(0)
+        let (a, b) = hasher.finalize128()
+        return KeyDigest(a: a, b: b)
     }
 }
 
