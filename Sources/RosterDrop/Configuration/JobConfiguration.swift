@@ -52,7 +52,7 @@ public struct JobConfiguration: Sendable {
 
 /// One organisation (huvudman): its school units, drop folder and source format.
 public struct OrganisationConfiguration: Sendable {
-    static let keys: Set<String> = ["id", "school_units", "drop", "mappings"]
+    static let keys: Set<String> = ["id", "school_units", "drop", "sftp", "mappings"]
 
     public var id: String
     public var schoolUnits: [String]
@@ -71,10 +71,19 @@ public struct OrganisationConfiguration: Sendable {
         }
         schoolUnits = units
         let drop = try object.requiredString("drop")
+        let sftp = try object.object("sftp", allowed: SFTPSettings.keys)
         if drop.contains("://") {
-            throw object.error("drop", "'\(drop)': only local folders are supported by this build (SFTP drop folders come next)")
+            guard let endpoint = SFTPEndpoint(url: drop) else {
+                throw object.error("drop", "'\(drop)' is not sftp://user@host[:port]/path (the only remote kind)")
+            }
+            guard let sftp else {
+                throw object.error("sftp", "an sftp:// drop folder needs identity_file and known_hosts under 'sftp'")
+            }
+            self.drop = .sftp(endpoint, try SFTPSettings(sftp, base: base))
+        } else {
+            if sftp != nil { throw object.error("sftp", "only for an sftp:// drop folder") }
+            self.drop = .local(JobConfiguration.resolve(drop, base: base))
         }
-        self.drop = .local(JobConfiguration.resolve(drop, base: base))
         let mappings = JobConfiguration.resolve(try object.requiredString("mappings"), base: base)
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: mappings, isDirectory: &isDirectory), isDirectory.boolValue else {
@@ -87,11 +96,97 @@ public struct OrganisationConfiguration: Sendable {
 /// Where an organisation's drop folder lives.
 public enum DropLocation: Sendable, Equatable {
     case local(String)
+    case sftp(SFTPEndpoint, SFTPSettings)
 
-    /// Opens the drop folder.
+    /// Opens the drop folder (an SFTP one connects on first use).
     public func open() -> any DropFolder {
         switch self {
         case .local(let path): return LocalDropFolder(root: URL(fileURLWithPath: path, isDirectory: true))
+        case let .sftp(endpoint, settings): return SFTPDropFolder(endpoint: endpoint, settings: settings)
         }
+    }
+}
+
+/// How to reach and trust an SFTP drop folder (`sftp:` under an organisation).
+///
+///     sftp:
+///       identity_file: keys/exempel-kommun_ed25519   # ed25519 private key
+///       known_hosts: keys/known_hosts                 # always checked; no option turns it off
+///       passphrase_env: EXEMPEL_KEY_PASSPHRASE        # or passphrase_file; never the config
+///       connect_timeout: 10                           # seconds
+///       timeout: 60                                   # seconds any one operation may wait
+///       keepalive: 15                                 # seconds between keepalives while idle
+///       retries: 3                                    # reconnects after a transient failure
+public struct SFTPSettings: Sendable, Equatable {
+    static let keys: Set<String> = ["identity_file", "known_hosts", "passphrase_env", "passphrase_file",
+                                    "connect_timeout", "timeout", "keepalive", "retries"]
+
+    public var identityFile: String
+    public var knownHosts: String
+    /// Where the key's passphrase comes from, if it has one; read when connecting.
+    public var passphraseEnv: String?
+    public var passphraseFile: String?
+    public var connectTimeout: Int
+    public var timeout: Int
+    public var keepalive: Int
+    public var retries: Int
+
+    public init(identityFile: String, knownHosts: String, passphraseEnv: String? = nil, passphraseFile: String? = nil,
+                connectTimeout: Int = 10, timeout: Int = 60, keepalive: Int = 15, retries: Int = 3) {
+        self.identityFile = identityFile
+        self.knownHosts = knownHosts
+        self.passphraseEnv = passphraseEnv
+        self.passphraseFile = passphraseFile
+        self.connectTimeout = connectTimeout
+        self.timeout = timeout
+        self.keepalive = keepalive
+        self.retries = retries
+    }
+
+    init(_ object: YAMLObject, base: URL) throws {
+        func file(_ key: String) throws -> String {
+            let path = JobConfiguration.resolve(try object.requiredString(key), base: base)
+            guard FileManager.default.isReadableFile(atPath: path) else {
+                throw object.error(key, "'\(path)' does not exist or cannot be read")
+            }
+            return path
+        }
+        func seconds(_ key: String, default value: Int, range: ClosedRange<Int>) throws -> Int {
+            guard let number = try object.int(key) else { return value }
+            guard range.contains(number) else {
+                throw object.error(key, "\(number) is outside \(range.lowerBound)…\(range.upperBound)")
+            }
+            return number
+        }
+        self.init(identityFile: try file("identity_file"), knownHosts: try file("known_hosts"),
+                  passphraseEnv: try object.string("passphrase_env"),
+                  passphraseFile: try object.string("passphrase_file").map { JobConfiguration.resolve($0, base: base) },
+                  connectTimeout: try seconds("connect_timeout", default: 10, range: 1...300),
+                  timeout: try seconds("timeout", default: 60, range: 1...3600),
+                  keepalive: try seconds("keepalive", default: 15, range: 1...600),
+                  retries: try seconds("retries", default: 3, range: 0...10))
+        if passphraseEnv != nil && passphraseFile != nil {
+            throw object.error("passphrase_file", "give passphrase_env or passphrase_file, not both")
+        }
+        if let passphraseFile, !FileManager.default.isReadableFile(atPath: passphraseFile) {
+            throw object.error("passphrase_file", "'\(passphraseFile)' does not exist or cannot be read")
+        }
+    }
+
+    /// The identity's passphrase, if one is configured.
+    func passphrase() throws -> String? {
+        if let passphraseEnv {
+            guard let value = ProcessInfo.processInfo.environment[passphraseEnv] else {
+                throw SFTPFailure(reason: "the passphrase variable \(passphraseEnv) is not set", transient: false)
+            }
+            return value
+        }
+        if let passphraseFile {
+            guard let text = try? String(contentsOfFile: passphraseFile, encoding: .utf8) else {
+                throw SFTPFailure(reason: "the passphrase file cannot be read", transient: false)
+            }
+            return text.trimmingCharacters(in: .newlines)
+        }
+        return nil
     }
 }

@@ -19,8 +19,12 @@ final class TestDrop {
     let configPath: String
     let databasePath: String
 
-    init(organisations: [(String, [String])] = [("org1", ["12345678", "23456789"])], mapping: String = TestDrop.skolonMapping) throws {
-        root = FileManager.default.temporaryDirectory.appendingPathComponent("rosterdrop-test-\(UUID().uuidString)")
+    /// `remote` gives, per organisation, the YAML of its `drop:` (and `sftp:`) keys instead of
+    /// the local folder; its files still live in `drop/<id>/` here, served by a test sshd.
+    /// `reusing` takes over an earlier TestDrop's folder and database (with a new config).
+    init(organisations: [(String, [String])] = [("org1", ["12345678", "23456789"])], mapping: String = TestDrop.skolonMapping,
+         reusing: URL? = nil, remote: [String: (URL) -> String] = [:]) throws {
+        root = reusing ?? FileManager.default.temporaryDirectory.appendingPathComponent("rosterdrop-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
         databasePath = root.appendingPathComponent("portal.sqlite").path
         configPath = root.appendingPathComponent("config.yaml").path
@@ -28,16 +32,24 @@ final class TestDrop {
         for (id, units) in organisations {
             try FileManager.default.createDirectory(at: root.appendingPathComponent("drop/\(id)/inbox"), withIntermediateDirectories: true)
             config += "  - id: \(id)\n    school_units: [\(units.map { "\"\($0)\"" }.joined(separator: ", "))]\n"
-            config += "    drop: drop/\(id)\n    mappings: \(mapping)\n"
+            if let remote = remote[id] {
+                config += remote(root.appendingPathComponent("drop/\(id)")) + "\n    mappings: \(mapping)\n"
+            } else {
+                config += "    drop: drop/\(id)\n    mappings: \(mapping)\n"
+            }
         }
         try config.write(toFile: configPath, atomically: true, encoding: .utf8)
+        if reusing != nil { return }
         let products = "product_id,title\n\(Self.productA),Matematik 5000+ 1a\n\(Self.productB),Svenska Direkt 7\n"
         let productsPath = root.appendingPathComponent("products.csv").path
         try products.write(toFile: productsPath, atomically: true, encoding: .utf8)
         _ = try ProductCatalogue.importCSV(at: productsPath, into: PortalDatabase(path: databasePath))
     }
 
-    deinit { try? FileManager.default.removeItem(at: root) }
+    /// Cleared when another TestDrop takes the folder over.
+    var removesRoot = true
+
+    deinit { if removesRoot { try? FileManager.default.removeItem(at: root) } }
 
     func inbox(_ org: String = "org1") -> URL { root.appendingPathComponent("drop/\(org)/inbox") }
     func folder(_ org: String, _ area: String) -> URL { root.appendingPathComponent("drop/\(org)/\(area)") }

@@ -1,0 +1,155 @@
+import Foundation
+import Testing
+@testable import RosterDrop
+
+/// The pipeline over SFTP, against a real OpenSSH server on 127.0.0.1 started per test.
+@Suite struct SFTPTests {
+    static let first = "20261101T000000Z"
+
+    /// A first delivery with a group, a membership and an order per user.
+    static func deliverFirst(_ drop: TestDrop, org: String = "org1") throws {
+        try drop.deliver(first, org: org, users: [Fixture.user("p1"), Fixture.user("p2", email: "bad-address")],
+                         groups: [Fixture.group("g1")], memberships: ["g1,p1"],
+                         orders: [Fixture.order("o1", person: "p1")])
+    }
+
+    @Test func theSpineRunsOverSFTP() throws {
+        let server = try SSHServer()
+        let drop = try TestDrop(remote: ["org1": { server.dropConfig(folder: $0.path) }])
+        try Self.deliverFirst(drop)
+        let summary = try drop.run()
+        #expect(summary.organisations[0].error == nil)
+        #expect(summary.organisations[0].deliveries.map(\.outcome) == [.appliedWithRejects])
+        #expect(try drop.count("SELECT COUNT(*) FROM accounts WHERE person_id = 'p1'") == 1)
+        #expect(try drop.count("SELECT COUNT(*) FROM memberships") == 1)
+        // Reports were uploaded (under their final names, no temporary left) and the
+        // delivery's files moved to archive/ on the server.
+        #expect(drop.files("org1", "outbox") == ["receipt_\(Self.first).csv", "rejects_\(Self.first).csv.gz"])
+        #expect(try drop.rejectRules(Self.first) == ["field.email"])
+        #expect(drop.files("org1", "inbox").isEmpty)
+        #expect(drop.files("org1", "archive").count == 5)
+        // A replay of the same timestamp is answered, never overwriting the first receipt.
+        try Self.deliverFirst(drop)
+        let replay = try drop.run()
+        #expect(replay.organisations[0].deliveries.map(\.outcome) == [.duplicate])
+        #expect(drop.files("org1", "outbox").contains("receipt_\(Self.first)-2.csv"))
+        #expect(drop.files("org1", "archive").count == 10)
+    }
+
+    @Test func anUnknownOrChangedHostKeyIsRefusedBeforeAnythingIsRead() throws {
+        let server = try SSHServer()
+        let wrong = try server.wrongKnownHosts()
+        let empty = server.directory.appendingPathComponent("empty_known_hosts").path
+        try "".write(toFile: empty, atomically: true, encoding: .utf8)
+        for (knownHosts, says) in [(wrong, "does not match"), (empty, "is not in")] {
+            let drop = try TestDrop(remote: ["org1": { server.dropConfig(folder: $0.path, knownHosts: knownHosts) }])
+            try Self.deliverFirst(drop)
+            let before = try drop.snapshot()
+            let summary = try drop.run()
+            let error = try #require(summary.organisations[0].error)
+            #expect(error.contains(says))
+            #expect(error.contains("127.0.0.1 port \(server.port)"))
+            #expect(error.contains("ssh-ed25519 SHA256:"))
+            #expect(try drop.snapshot(portalOnly: true) == before.components(separatedBy: "runs:")[0])
+            #expect(drop.files("org1", "inbox").count == 5)
+            #expect(drop.files("org1", "outbox").isEmpty)
+        }
+    }
+
+    /// `internal-sftp -P rename`: the server refuses every rename, so no report can be put
+    /// under its final name. The run says so; nothing is lost: the delivery is committed
+    /// once, its files stay in the inbox, and once renames work it is answered, not applied again.
+    @Test func renamesRefusedByTheServerLoseNothing() throws {
+        let refusing = try SSHServer(sftpOptions: "-P rename")
+        var drop = try TestDrop(remote: ["org1": { refusing.dropConfig(folder: $0.path) }])
+        try Self.deliverFirst(drop)
+        let summary = try drop.run()
+        let error = try #require(summary.organisations[0].error)
+        #expect(error.contains("rename"))
+        #expect(drop.files("org1", "inbox").count == 5)
+        #expect(drop.files("org1", "outbox").isEmpty, "no temporary upload is left behind")
+        #expect(try drop.count("SELECT COUNT(*) FROM deliveries WHERE answered_at IS NULL") == 1)
+        let root = drop.root
+        drop.removesRoot = false
+        refusing.stop()
+
+        // The same folder and database, now served by a server that allows renames.
+        let server = try SSHServer()
+        drop = try TestDrop(reusing: root, remote: ["org1": { server.dropConfig(folder: $0.path) }])
+        let next = try drop.run()
+        #expect(next.organisations[0].error == nil)
+        #expect(next.organisations[0].deliveries.map(\.outcome) == [.appliedWithRejects])
+        #expect(try drop.count("SELECT COUNT(*) FROM deliveries") == 1)
+        #expect(try drop.count("SELECT COUNT(*) FROM accounts WHERE person_id = 'p1'") == 1)
+        #expect(drop.files("org1", "inbox").isEmpty)
+    }
+
+    @Test func aServerThatIsDownIsReportedAndTheOtherOrganisationsStillRun() throws {
+        let server = try SSHServer()
+        let deadPort = try SSHServer.freePort()
+        let drop = try TestDrop(organisations: [("org1", ["12345678"]), ("org2", ["45678901"]), ("org3", ["56789012"])],
+                                remote: ["org1": { server.dropConfig(folder: $0.path, port: deadPort) },
+                                         "org2": { server.dropConfig(folder: $0.path) }])
+        try Self.deliverFirst(drop, org: "org1")
+        for org in ["org2", "org3"] {
+            try drop.deliver(Self.first, org: org, users: [Fixture.user("\(org)-p1", unit: org == "org2" ? "45678901" : "56789012")],
+                             orders: [Fixture.order("\(org)-o1", person: "\(org)-p1")])
+        }
+        let summary = try drop.run()
+        let byID = Dictionary(uniqueKeysWithValues: summary.organisations.map { ($0.id, $0) })
+        let error = try #require(byID["org1"]?.error)
+        #expect(error.contains("cannot connect to 127.0.0.1 port \(deadPort)"))
+        #expect(error.contains("after 2 attempts"))
+        #expect(byID["org2"]?.deliveries.map(\.outcome) == [.applied])
+        #expect(byID["org3"]?.deliveries.map(\.outcome) == [.applied])
+        #expect(drop.files("org1", "inbox").count == 5)
+        #expect(!summary.succeeded)
+    }
+
+    /// A server that accepts the connection but never answers (SIGSTOP) is given up after the
+    /// configured timeout instead of hanging the run.
+    @Test func aHungServerTimesOut() throws {
+        let server = try SSHServer()
+        let drop = try TestDrop(remote: ["org1": { server.dropConfig(folder: $0.path) }])
+        try Self.deliverFirst(drop)
+        server.freeze()
+        defer { server.stop() }
+        let started = Date()
+        let summary = try drop.run()
+        let error = try #require(summary.organisations[0].error)
+        #expect(error.contains("no answer within the timeout") || error.contains("handshake"))
+        // connect_timeout 2 s, two attempts and a back-off: well under a minute, never stuck.
+        #expect(Date().timeIntervalSince(started) < 60)
+        #expect(drop.files("org1", "inbox").count == 5)
+        #expect(try drop.count("SELECT COUNT(*) FROM accounts") == 0)
+    }
+
+    @Test func badSFTPSettingsAreConfigErrorsNamingTheKey() throws {
+        let server = try SSHServer()
+        let cases: [(String, String)] = [
+            ("sftp://127.0.0.1/drop", "drop"),
+            ("sftp://u@127.0.0.1:99999/drop", "drop"),
+            ("sftp://u@127.0.0.1/../etc", "drop"),
+        ]
+        for (url, key) in cases {
+            let error = #expect(throws: ConfigurationError.self) {
+                _ = try TestDrop(remote: ["org1": { _ in
+                    "    drop: \(url)\n    sftp:\n      identity_file: \(server.identityFile)\n      known_hosts: \(server.knownHosts)"
+                }]).run()
+            }
+            #expect(error?.key?.hasSuffix(key) == true, "\(url)")
+        }
+        let missingKey = #expect(throws: ConfigurationError.self) {
+            _ = try TestDrop(remote: ["org1": { _ in
+                "    drop: sftp://u@127.0.0.1/drop\n    sftp:\n      identity_file: /nonexistent/key\n      known_hosts: \(server.knownHosts)"
+            }]).run()
+        }
+        #expect(missingKey?.key?.hasSuffix("identity_file") == true)
+        let noTrust = #expect(throws: ConfigurationError.self) {
+            _ = try TestDrop(remote: ["org1": { _ in
+                "    drop: sftp://u@127.0.0.1/drop\n    sftp:\n      identity_file: \(server.identityFile)"
+            }]).run()
+        }
+        #expect(noTrust?.key?.hasSuffix("known_hosts") == true)
+    }
+}
