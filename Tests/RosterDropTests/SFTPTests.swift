@@ -124,6 +124,64 @@ import Testing
         #expect(try drop.count("SELECT COUNT(*) FROM accounts") == 0)
     }
 
+    /// The manifest is written last: until it is there, the delivery's files (here one
+    /// still half uploaded) are left alone; once it is, the delivery is applied.
+    @Test func aDeliveryStillBeingUploadedWaitsForItsManifest() throws {
+        let server = try SSHServer()
+        let drop = try TestDrop(remote: ["org1": { server.dropConfig(folder: $0.path) }])
+        try Self.deliverFirst(drop)
+        let manifest = drop.inbox().appendingPathComponent("manifest_\(Self.first).csv")
+        let saved = try Data(contentsOf: manifest)
+        try FileManager.default.removeItem(at: manifest)
+        let users = drop.inbox().appendingPathComponent("users_\(Self.first).csv.gz")
+        let whole = try Data(contentsOf: users)
+        try whole.prefix(whole.count / 2).write(to: users)
+        let waiting = try drop.run()
+        #expect(waiting.organisations[0].error == nil)
+        #expect(waiting.organisations[0].deliveries.isEmpty)
+        #expect(waiting.organisations[0].waiting == [Self.first])
+        #expect(drop.files("org1", "outbox").isEmpty)
+        #expect(try drop.count("SELECT COUNT(*) FROM deliveries") == 0)
+        try whole.write(to: users)
+        try saved.write(to: manifest)
+        let done = try drop.run()
+        #expect(done.organisations[0].deliveries.map(\.outcome) == [.appliedWithRejects])
+        #expect(drop.files("org1", "inbox").isEmpty)
+    }
+
+    /// The link dies in the middle of a download, on every attempt: nothing is applied or
+    /// archived. Once the link holds, the next run applies the delivery, once.
+    @Test func aDownloadCutOffIsNeitherAppliedNorArchivedAndTheNextRunAppliesItOnce() throws {
+        let server = try SSHServer()
+        let proxy = try CuttingProxy(to: server.port, cutAfter: 48 * 1024)
+        let knownHosts = try server.knownHosts(port: proxy.port)
+        let drop = try TestDrop(remote: ["org1": { server.dropConfig(folder: $0.path, knownHosts: knownHosts, port: proxy.port) }])
+        // Random names make a users file that gzip cannot squeeze under the cut.
+        let people = (0..<4000).map { "p\($0)" }
+        try drop.deliver(Self.first, users: people.map { Fixture.user($0, given: UUID().uuidString) },
+                         orders: people.map { Fixture.order("o-\($0)", person: $0) })
+        let usersFile = drop.inbox().appendingPathComponent("users_\(Self.first).csv.gz")
+        let size = try FileManager.default.attributesOfItem(atPath: usersFile.path)[.size] as? Int ?? 0
+        try #require(size > 64 * 1024)
+        let cut = try drop.run()
+        let error = try #require(cut.organisations[0].error)
+        #expect(error.contains("fetch"))
+        #expect(try drop.count("SELECT COUNT(*) FROM accounts") == 0)
+        #expect(try drop.count("SELECT COUNT(*) FROM deliveries") == 0)
+        #expect(drop.files("org1", "inbox").count == 3)
+        #expect(drop.files("org1", "archive").isEmpty)
+        #expect(drop.files("org1", "outbox").isEmpty)
+
+        proxy.cutting = false
+        let next = try drop.run()
+        #expect(next.organisations[0].error == nil)
+        #expect(next.organisations[0].deliveries.map(\.outcome) == [.applied])
+        #expect(try drop.count("SELECT COUNT(*) FROM accounts") == 4000)
+        let again = try drop.run()
+        #expect(again.organisations[0].deliveries.isEmpty)
+        #expect(try drop.count("SELECT COUNT(*) FROM deliveries") == 1)
+    }
+
     @Test func badSFTPSettingsAreConfigErrorsNamingTheKey() throws {
         let server = try SSHServer()
         let cases: [(String, String)] = [

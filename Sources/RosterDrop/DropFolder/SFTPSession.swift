@@ -53,7 +53,12 @@ final class SFTPSession {
     private let session: OpaquePointer
     private var sftp: OpaquePointer?
 
-    private static let initialised: Int32 = libssh2_init(0)
+    /// libssh2 set up once; and SIGPIPE ignored, so that a server that goes away while we
+    /// write is an error to handle (EPIPE), not the end of the whole run.
+    private static let initialised: Int32 = {
+        signal(SIGPIPE, SIG_IGN)
+        return libssh2_init(0)
+    }()
 
     init(endpoint: SFTPEndpoint, settings: SFTPSettings) throws {
         guard Self.initialised == 0 else { throw SFTPFailure(reason: "libssh2 could not be initialised", transient: false) }

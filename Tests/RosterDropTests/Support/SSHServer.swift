@@ -69,6 +69,15 @@ final class SSHServer {
     /// Freezes the server (SIGSTOP): connections are accepted by the kernel, never answered.
     func freeze() { kill(pid, SIGSTOP) }
 
+    /// A known_hosts file pinning this server's key for another port (a proxy in front).
+    func knownHosts(port other: Int) throws -> String {
+        let line = try String(contentsOfFile: knownHosts, encoding: .utf8)
+            .replacingOccurrences(of: "[127.0.0.1]:\(port) ", with: "[127.0.0.1]:\(other) ")
+        let path = directory.appendingPathComponent("known_hosts_\(other)").path
+        try line.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
     /// A known_hosts file that pins another key for this host and port.
     func wrongKnownHosts() throws -> String {
         let other = directory.appendingPathComponent("other_ed25519").path
