@@ -7,7 +7,7 @@ APT_PACKAGES := zlib1g-dev libsqlite3-dev sqlite3 pkg-config time bc libssh2-1-d
 DEMO_DIR := .demo
 BIN := .build/debug
 
-.PHONY: deps build demo test bench clean
+.PHONY: deps build demo demo-sftp test bench clean
 
 ## deps: install the Debian packages the build, tests, demo and benchmark use (when missing).
 deps:
@@ -36,6 +36,10 @@ demo: build
 	echo; echo "Reject reports (gzip'd CSV; read with zcat):"; ls -1 $(DEMO_DIR)/drop/*/outbox/rejects_*.csv.gz; \
 	echo "Portal database: $(DEMO_DIR)/portal.sqlite"; exit $$status
 
+## demo-sftp: the same job, each drop folder served by a local sshd and reached over SFTP.
+demo-sftp: build
+	scripts/demo-sftp.sh
+
 ## test: the whole suite (unit, SQLite, end to end against the built binaries).
 test: deps
 	$(SWIFT) build --build-tests
@@ -47,4 +51,4 @@ bench: deps
 	scripts/bench.sh
 
 clean:
-	rm -rf .build $(DEMO_DIR) .bench
+	rm -rf .build $(DEMO_DIR) .demo-sftp .bench

@@ -79,6 +79,33 @@ SQL
 read -r _ indexed_s indexed_mb < <(measure indexed sqlite3 "$DIR/indexed.db" ".read $DIR/indexed.sql")
 rm -rf "$DIR/csv" "$DIR/import.db" "$DIR/indexed.db"*
 
+# SFTP transfer over loopback: rosterdrop's libssh2 download of the first snapshot's files
+# beside OpenSSH's own sftp client getting the same files from the same local sshd.
+trap 'scripts/local-sshd.sh stop "$DIR/sshd"' EXIT
+scripts/local-sshd.sh start "$DIR/sshd"
+port=$(cat "$DIR/sshd/port")
+cat > "$DIR/sftp.yaml" <<YAML
+database: sftp-bench.sqlite
+organisations:
+  - id: riket
+    school_units: [$units]
+    drop: sftp://$(id -un)@127.0.0.1:$port$(realpath "$DIR/s1/drop/riket")
+    sftp:
+      identity_file: sshd/client_ed25519
+      known_hosts: sshd/known_hosts
+    mappings: $(pwd)/mappings/skolon-v1
+YAML
+sftp_bytes=$(du -cb "$S1"/* | tail -1 | cut -f1)
+read -r _ fetch_s fetch_mb < <(measure sftp_rosterdrop "$BIN/rosterdrop" fetch --config "$DIR/sftp.yaml" --organisation riket --out "$DIR/got-rosterdrop")
+mkdir -p "$DIR/got-openssh"
+echo "get $(realpath "$S1")/* $DIR/got-openssh/" > "$DIR/sftp.batch"
+read -r _ openssh_s openssh_mb < <(measure sftp_openssh sftp -q -b "$DIR/sftp.batch" -i "$DIR/sshd/client_ed25519" \
+  -o UserKnownHostsFile="$DIR/sshd/known_hosts" -o StrictHostKeyChecking=yes -P "$port" "$(id -un)@127.0.0.1")
+cmp <(cd "$DIR/got-rosterdrop" && sha256sum -- * ) <(cd "$DIR/got-openssh" && sha256sum -- * ) \
+  || { echo "the two downloads differ" >&2; exit 1; }
+rm -rf "$DIR/got-rosterdrop" "$DIR/got-openssh"
+scripts/local-sshd.sh stop "$DIR/sshd"
+
 mv "$S1"/* "$DIR/job/drop/riket/inbox/"
 read -r _ run1_s run1_mb < <(measure run1 "$BIN/rosterdrop" run --config "$DIR/job/config.yaml")
 mv "$S2"/* "$DIR/job/drop/riket/inbox/"
@@ -98,6 +125,12 @@ printf '\nfirst load / (zcat + .import) = %s   (target ≤ 2)\n' "$(echo "scale=
 printf 'first load / (zcat + indexed .import) = %s\n' "$(echo "scale=2; $run1_s / ($zcat_s + $indexed_s)" | bc)"
 printf 'changed run / first load      = %s   (target < 0.5)\n' "$(echo "scale=2; $run2_s / $run1_s" | bc)"
 printf 'peak memory                   = %s MB (target < 1024)\n' "$(( run1_mb > run2_mb ? run1_mb : run2_mb ))"
+mbps() { echo "scale=1; $sftp_bytes / 1000000 / $1" | bc; }
+printf '\nSFTP over loopback, %s MB (the first snapshot'"'"'s files):\n' "$((sftp_bytes / 1000000))"
+printf '%-34s %9s %12s %9s\n' "step" "wall s" "MB/s" "peak MB"
+printf '%-34s %9s %12s %9s\n' "OpenSSH sftp get" "$openssh_s" "$(mbps "$openssh_s")" "$openssh_mb"
+printf '%-34s %9s %12s %9s\n' "rosterdrop fetch (libssh2)" "$fetch_s" "$(mbps "$fetch_s")" "$fetch_mb"
+printf 'rosterdrop / OpenSSH throughput = %s   (target ≥ 0.8)\n' "$(echo "scale=2; $openssh_s / $fetch_s" | bc)"
 phases() { # the job's own phase timings from its log
   grep -E 'seconds=' "$DIR/$1.log" | sed -E 's/.*file=([a-z_]+).*seconds=([0-9.]+).*/  staged \1: \2 s/; s/.*seconds=([0-9.]+).*delivery (checked|planned|applied).*/  \2: \1 s/'
 }

@@ -8,7 +8,7 @@ struct Rosterdrop: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rosterdrop",
         abstract: "Keeps the portal's users, groups and licenses in step with Skolon drop folders.",
-        subcommands: [Run.self, Products.self]
+        subcommands: [Run.self, Products.self, Fetch.self]
     )
 }
 
@@ -102,6 +102,51 @@ struct Products: ParsableCommand {
                 }
                 FileHandle.standardError.write(Data("rosterdrop: \(count) products imported into \(configuration.database)\n".utf8))
             }
+        }
+    }
+}
+
+/// Downloads an organisation's inbox as the job would (over SFTP: host key checked, sizes
+/// compared), without processing or moving anything: for support, and for the benchmark.
+struct Fetch: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Download the files waiting in an organisation's inbox into a local folder; changes nothing.")
+
+    @Option(name: .long, help: "The job's YAML config file.")
+    var config: String
+
+    @Option(name: .long, help: "The organisation's id in the config.")
+    var organisation: String
+
+    @Option(name: .long, help: "The local folder to download into (created if missing).")
+    var out: String
+
+    func run() throws {
+        try ExitStatus.reporting {
+            let configuration = try JobConfiguration.load(path: config)
+            guard let entry = configuration.organisations.first(where: { $0.id == organisation }) else {
+                throw ConfigurationError(file: config, line: nil, key: "organisations",
+                                         message: "no organisation '\(organisation)'")
+            }
+            let folder = URL(fileURLWithPath: out, isDirectory: true)
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            let drop = entry.drop.open()
+            let started = Date()
+            var bytes: Int64 = 0
+            let files = try drop.list(.inbox)
+            for file in files {
+                let local = try drop.fetch(file.name, scratch: folder)
+                if local.deletingLastPathComponent().standardizedFileURL != folder.standardizedFileURL {
+                    // A local drop folder hands out its own path: copy it over.
+                    let target = folder.appendingPathComponent(file.name)
+                    try? FileManager.default.removeItem(at: target)
+                    try FileManager.default.copyItem(at: local, to: target)
+                }
+                bytes += file.size
+            }
+            let seconds = Date().timeIntervalSince(started)
+            print(String(format: "%d files, %lld bytes in %.2f s (%.1f MB/s) from %@", files.count, bytes, seconds,
+                         Double(bytes) / 1e6 / max(seconds, 0.001), drop.location))
         }
     }
 }
