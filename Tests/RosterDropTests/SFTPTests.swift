@@ -182,6 +182,73 @@ import Testing
         #expect(try drop.count("SELECT COUNT(*) FROM deliveries") == 1)
     }
 
+    /// A source without manifests: a file counts as complete once its size and mtime have
+    /// stayed the same for `stable_seconds`, measured by the job's clock across runs (the
+    /// server's clock does not matter); a file still growing is left for a later run.
+    @Test func withoutAManifestFilesAreTakenOnceTheyStopChanging() throws {
+        let mapping = FileManager.default.temporaryDirectory.appendingPathComponent("mapping-\(UUID().uuidString)")
+        try FileManager.default.copyItem(atPath: TestDrop.skolonMapping, toPath: mapping.path)
+        defer { try? FileManager.default.removeItem(at: mapping) }
+        try "version: 1\nstable_seconds: 60\nrequired: [users, distribution_orders]\n"
+            .write(to: mapping.appendingPathComponent("delivery.yaml"), atomically: true, encoding: .utf8)
+        let server = try SSHServer()
+        let drop = try TestDrop(mapping: mapping.path, remote: ["org1": { server.dropConfig(folder: $0.path) }])
+        try drop.deliver(Self.first, users: [Fixture.user("p1")], orders: [], manifest: false)
+        let orders = drop.inbox().appendingPathComponent("distribution_orders_\(Self.first).csv.gz")
+        let start = Date(timeIntervalSince1970: 1_795_000_000)
+        func run(after seconds: Double) throws -> OrganisationSummary {
+            try drop.run(at: start.addingTimeInterval(seconds)).organisations[0]
+        }
+        #expect(try run(after: 0).waiting == [Self.first], "first seen now")
+        #expect(try run(after: 30).waiting == [Self.first], "stable for 30 s only")
+        // The orders file is still being written: it grew, so its clock starts again.
+        try TestDrop.gzip(TestDrop.ordersHeader + "\n" + Fixture.order("o1", person: "p1") + "\n").write(to: orders)
+        #expect(try run(after: 70).waiting == [Self.first], "orders file changed since the last look")
+        #expect(try run(after: 110).waiting == [Self.first], "stable for 40 s only")
+        let done = try run(after: 131)
+        #expect(done.error == nil)
+        #expect(done.deliveries.map(\.outcome) == [.applied])
+        #expect(try drop.count("SELECT COUNT(*) FROM licenses WHERE order_id = 'o1'") == 1)
+        #expect(try drop.count("SELECT COUNT(*) FROM inbox_observations") == 2)
+        _ = try run(after: 200)
+        #expect(try drop.count("SELECT COUNT(*) FROM inbox_observations") == 0, "archived files are forgotten")
+    }
+
+    /// An outbox nobody may write into (an immutable directory, which stops root too): the
+    /// run says so, and nothing is lost; once it is writable again the delivery is answered.
+    @Test func aReadOnlyOutboxLosesNothing() throws {
+        let server = try SSHServer()
+        let drop = try TestDrop(remote: ["org1": { server.dropConfig(folder: $0.path) }])
+        try Self.deliverFirst(drop)
+        let outbox = drop.folder("org1", "outbox")
+        try FileManager.default.createDirectory(at: outbox, withIntermediateDirectories: true)
+        try #require(Self.chattr("+i", outbox.path), "chattr +i is needed to make a read-only outbox for root")
+        defer { _ = Self.chattr("-i", outbox.path) }
+        let summary = try drop.run()
+        let error = try #require(summary.organisations[0].error)
+        #expect(error.contains("publish rejects_\(Self.first).csv.gz"))
+        #expect(error.contains("permission denied") || error.contains("refused"))
+        #expect(drop.files("org1", "outbox").isEmpty)
+        #expect(drop.files("org1", "inbox").count == 5)
+        #expect(try drop.count("SELECT COUNT(*) FROM deliveries WHERE answered_at IS NULL") == 1)
+        #expect(Self.chattr("-i", outbox.path))
+        let next = try drop.run()
+        #expect(next.organisations[0].deliveries.map(\.outcome) == [.appliedWithRejects])
+        #expect(drop.files("org1", "outbox") == ["receipt_\(Self.first).csv", "rejects_\(Self.first).csv.gz"])
+        #expect(try drop.count("SELECT COUNT(*) FROM deliveries") == 1)
+    }
+
+    private static func chattr(_ flag: String, _ path: String) -> Bool {
+        var pid: pid_t = 0
+        let arguments: [String] = ["/usr/bin/chattr", flag, path]
+        let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        guard posix_spawn(&pid, "/usr/bin/chattr", nil, nil, argv, environ) == 0 else { return false }
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+        return status == 0
+    }
+
     @Test func badSFTPSettingsAreConfigErrorsNamingTheKey() throws {
         let server = try SSHServer()
         let cases: [(String, String)] = [

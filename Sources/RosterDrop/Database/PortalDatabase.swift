@@ -190,7 +190,59 @@ public final class PortalDatabase: Sendable {
             try db.execute(sql: "INSERT INTO job_settings (name, value) VALUES ('row_hash_key', ?)",
                            arguments: [SipKey.random().hex])
         }
+        migrator.registerMigration("v3-inbox-observations") { db in
+            // For sources without a manifest: when each inbox file was first seen with its
+            // current size and mtime, by the job's clock (a server's clock may be off).
+            try db.execute(sql: """
+                CREATE TABLE inbox_observations (
+                    organisation_id TEXT NOT NULL,
+                    name TEXT NOT NULL,
+                    size INTEGER NOT NULL,
+                    modified REAL NOT NULL,
+                    first_seen REAL NOT NULL,
+                    PRIMARY KEY (organisation_id, name)
+                )
+                """)
+        }
         return migrator
+    }
+
+    /// Records the inbox listing of an organisation without manifests and returns, for each
+    /// file, since when it has had its current size and mtime (files gone are forgotten).
+    /// With `record` false (test mode) nothing is written: new or changed files count from now.
+    public func observe(_ files: [DropFile], organisation: String, now: Date, record: Bool) throws -> [String: Date] {
+        try writer.write { db in
+            var seen: [String: (size: Int64, modified: Double, first: Double)] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT name, size, modified, first_seen FROM inbox_observations WHERE organisation_id = ?",
+                                        arguments: [organisation]) {
+                seen[row["name"]] = (row["size"], row["modified"], row["first_seen"])
+            }
+            var since: [String: Date] = [:]
+            let stamp = now.timeIntervalSince1970
+            for file in files {
+                let modified = file.modified.timeIntervalSince1970
+                if let earlier = seen[file.name], earlier.size == file.size, earlier.modified == modified {
+                    since[file.name] = Date(timeIntervalSince1970: earlier.first)
+                    continue
+                }
+                since[file.name] = now
+                if record {
+                    try db.execute(sql: """
+                        INSERT INTO inbox_observations (organisation_id, name, size, modified, first_seen) VALUES (?, ?, ?, ?, ?)
+                        ON CONFLICT (organisation_id, name) DO UPDATE SET size = excluded.size, modified = excluded.modified,
+                            first_seen = excluded.first_seen
+                        """, arguments: [organisation, file.name, file.size, modified, stamp])
+                }
+            }
+            if record {
+                let names = Set(files.map(\.name))
+                for name in seen.keys where !names.contains(name) {
+                    try db.execute(sql: "DELETE FROM inbox_observations WHERE organisation_id = ? AND name = ?",
+                                   arguments: [organisation, name])
+                }
+            }
+            return since
+        }
     }
 
     /// The database's own key for row hashes, drawn when it was created.

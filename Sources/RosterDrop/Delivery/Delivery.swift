@@ -28,8 +28,9 @@ extension Mapping {
     ///
     /// With a manifest layout, a delivery is ready once its manifest is present (whether it
     /// agrees with the files is checked when it is read). Without one, it is ready once every
-    /// file's mtime is at least `stableSeconds` old.
-    public func scan(_ files: [DropFile], now: Date) -> InboxScan {
+    /// file has kept its size and mtime for `stableSeconds`: since `stableSince` (what the
+    /// job observed in earlier runs, by its own clock), or else by the file's mtime.
+    public func scan(_ files: [DropFile], now: Date, stableSince: [String: Date]? = nil) -> InboxScan {
         var byTimestamp: [String: Delivery] = [:]
         var unrecognised: [String] = []
         for file in files {
@@ -49,15 +50,17 @@ extension Mapping {
         var ready: [Delivery] = []
         var waiting: [Delivery] = []
         for delivery in byTimestamp.values.sorted(by: { $0.timestamp < $1.timestamp }) {
-            if isComplete(delivery, now: now) { ready.append(delivery) } else { waiting.append(delivery) }
+            if isComplete(delivery, now: now, stableSince: stableSince) { ready.append(delivery) } else { waiting.append(delivery) }
         }
         return InboxScan(ready: ready, waiting: waiting, unrecognised: unrecognised.sorted())
     }
 
-    private func isComplete(_ candidate: Delivery, now: Date) -> Bool {
+    private func isComplete(_ candidate: Delivery, now: Date, stableSince: [String: Date]?) -> Bool {
         if delivery.manifest != nil { return candidate.manifest != nil }
         guard let stable = delivery.stableSeconds, !candidate.files.isEmpty else { return false }
-        return candidate.files.values.allSatisfy { now.timeIntervalSince($0.modified) >= Double(stable) }
+        return candidate.files.values.allSatisfy { file in
+            now.timeIntervalSince(stableSince.map { $0[file.name] ?? now } ?? file.modified) >= Double(stable)
+        }
     }
 
     /// The timestamp in `name` when it has the shape `pattern` (with `{ts}`), else nil.

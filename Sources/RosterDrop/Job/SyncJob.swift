@@ -79,7 +79,10 @@ public struct SyncJob {
         var summary = OrganisationSummary(id: organisation.id, deliveries: [], waiting: [], unrecognised: 0, error: nil)
         let folder = organisation.drop.open()
         do {
-            let scan = organisation.mapping.scan(try folder.list(.inbox), now: now())
+            let files = try folder.list(.inbox)
+            let stableSince = organisation.mapping.delivery.manifest == nil
+                ? try database.observe(files, organisation: organisation.id, now: now(), record: !dryRun) : nil
+            let scan = organisation.mapping.scan(files, now: now(), stableSince: stableSince)
             summary.waiting = scan.waiting.map(\.timestamp)
             summary.unrecognised = scan.unrecognised.count
             logger.info("inbox scanned", metadata: ["organisation": "\(organisation.id)", "ready": "\(scan.ready.count)",
