@@ -154,6 +154,7 @@ import Testing
     @Test func aDownloadCutOffIsNeitherAppliedNorArchivedAndTheNextRunAppliesItOnce() throws {
         let server = try SSHServer()
         let proxy = try CuttingProxy(to: server.port, cutAfter: 48 * 1024)
+        defer { proxy.close(); server.stop() }
         let knownHosts = try server.knownHosts(port: proxy.port)
         let drop = try TestDrop(remote: ["org1": { server.dropConfig(folder: $0.path, knownHosts: knownHosts, port: proxy.port) }])
         // Random names make a users file that gzip cannot squeeze under the cut.

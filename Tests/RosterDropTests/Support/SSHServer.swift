@@ -49,6 +49,7 @@ final class SSHServer {
 
             """.write(toFile: config, atomically: true, encoding: .utf8)
         pid = try Self.spawn("/usr/sbin/sshd", ["-D", "-e", "-f", config])
+        Self.started(pid)
         try waitUntilListening()
     }
 
@@ -57,9 +58,28 @@ final class SSHServer {
         try? FileManager.default.removeItem(at: directory)
     }
 
+    /// Every sshd started, so that none outlives the test process even if a test keeps its
+    /// server alive to the end (an `atexit` handler stops what is left).
+    nonisolated(unsafe) private static var pids = Set<pid_t>()
+    private static let registry = NSLock()
+
+    private static func started(_ pid: pid_t) {
+        registry.withLock {
+            if pids.isEmpty {
+                atexit {
+                    SSHServer.registry.withLock {
+                        for pid in SSHServer.pids { kill(pid, SIGCONT); kill(pid, SIGTERM) }
+                    }
+                }
+            }
+            pids.insert(pid)
+        }
+    }
+
     func stop() {
         guard running else { return }
         running = false
+        _ = Self.registry.withLock { Self.pids.remove(pid) }
         kill(pid, SIGCONT)
         kill(pid, SIGTERM)
         var status: Int32 = 0
