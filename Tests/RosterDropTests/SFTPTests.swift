@@ -250,6 +250,53 @@ import Testing
         return status == 0
     }
 
+    /// A key with a passphrase: read from a file or an environment variable, never the config.
+    @Test func aPassphraseComesFromAFileOrTheEnvironment() throws {
+        let server = try SSHServer()
+        let key = try server.encryptedIdentity(passphrase: "hemligt lösen")
+        let good = server.directory.appendingPathComponent("passphrase").path
+        try "hemligt lösen\n".write(toFile: good, atomically: true, encoding: .utf8)
+        let bad = server.directory.appendingPathComponent("wrong-passphrase").path
+        try "fel\n".write(toFile: bad, atomically: true, encoding: .utf8)
+        func config(_ folder: URL, _ passphrase: String) -> String {
+            """
+                drop: sftp://\(server.user)@127.0.0.1:\(server.port)\(folder.path)
+                sftp:
+                  identity_file: \(key)
+                  known_hosts: \(server.knownHosts)
+                  \(passphrase)
+                  retries: 0
+            """
+        }
+        let wrong = try TestDrop(remote: ["org1": { config($0, "passphrase_file: \(bad)") }])
+        try Self.deliverFirst(wrong)
+        let refused = try #require(try wrong.run().organisations[0].error)
+        #expect(refused.contains("refused the key"))
+        #expect(!refused.contains("fel"), "the passphrase never appears in messages")
+        let unset = try TestDrop(remote: ["org1": { config($0, "passphrase_env: ROSTERDROP_TEST_UNSET_PASSPHRASE") }])
+        try Self.deliverFirst(unset)
+        #expect(try unset.run().organisations[0].error?.contains("ROSTERDROP_TEST_UNSET_PASSPHRASE is not set") == true)
+        let right = try TestDrop(remote: ["org1": { config($0, "passphrase_file: \(good)") }])
+        try Self.deliverFirst(right)
+        let summary = try right.run()
+        #expect(summary.organisations[0].error == nil)
+        #expect(summary.organisations[0].deliveries.map(\.outcome) == [.appliedWithRejects])
+    }
+
+    /// Remote names are data: a name with a control character or a leading dot is never
+    /// listed, fetched or moved; the delivery next to it is processed as usual.
+    @Test func unsafeRemoteNamesAreLeftAlone() throws {
+        let server = try SSHServer()
+        let drop = try TestDrop(remote: ["org1": { server.dropConfig(folder: $0.path) }])
+        try Self.deliverFirst(drop)
+        let odd = ["users_\(Self.first)\n.csv.gz", ".manifest_\(Self.first).csv", "x\u{7F}y"]
+        for name in odd { try Data("x".utf8).write(to: drop.inbox().appendingPathComponent(name)) }
+        let summary = try drop.run()
+        #expect(summary.organisations[0].error == nil)
+        #expect(summary.organisations[0].deliveries.map(\.outcome) == [.appliedWithRejects])
+        #expect(Set(drop.files("org1", "inbox")) == Set(odd))
+    }
+
     @Test func badSFTPSettingsAreConfigErrorsNamingTheKey() throws {
         let server = try SSHServer()
         let cases: [(String, String)] = [

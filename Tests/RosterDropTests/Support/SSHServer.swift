@@ -89,6 +89,18 @@ final class SSHServer {
     /// Freezes the server (SIGSTOP): connections are accepted by the kernel, never answered.
     func freeze() { kill(pid, SIGSTOP) }
 
+    /// A new client key protected by `passphrase`, authorised on this server; returns its path.
+    func encryptedIdentity(passphrase: String) throws -> String {
+        let path = directory.appendingPathComponent("locked_ed25519").path
+        try Self.keygen(path, passphrase: passphrase)
+        let authorized = directory.appendingPathComponent("authorized_keys")
+        let handle = try FileHandle(forWritingTo: authorized)
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data(contentsOf: URL(fileURLWithPath: path + ".pub")))
+        try handle.close()
+        return path
+    }
+
     /// A known_hosts file pinning this server's key for another port (a proxy in front).
     func knownHosts(port other: Int) throws -> String {
         let line = try String(contentsOfFile: knownHosts, encoding: .utf8)
@@ -122,8 +134,8 @@ final class SSHServer {
         """
     }
 
-    private static func keygen(_ path: String) throws {
-        let child = try spawn("/usr/bin/ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", path])
+    private static func keygen(_ path: String, passphrase: String = "") throws {
+        let child = try spawn("/usr/bin/ssh-keygen", ["-q", "-t", "ed25519", "-N", passphrase, "-f", path])
         var status: Int32 = 0
         waitpid(child, &status, 0)
         guard status == 0 else { throw SSHServerError(message: "ssh-keygen failed (\(status))") }
