@@ -12,7 +12,7 @@ public struct DropFile: Sendable, Equatable {
     public var modified: Date
 }
 
-/// An organisation's drop folder, wherever it lives (a local folder now, SFTP next).
+/// An organisation's drop folder, wherever it lives: a local folder or an SFTP server.
 ///
 /// The pipeline sees only this: list the inbox, fetch a file to a local path, publish a
 /// report under a name that is never overwritten, archive a finished inbound file.
