@@ -18,7 +18,10 @@ final class SSHServer {
     private let pid: pid_t
     private var running = true
 
-    init(sftpOptions: String = "") throws {
+    /// sshd's log (`-E`), e.g. to count logins.
+    var log: String { directory.appendingPathComponent("sshd.log").path }
+
+    init(sftpOptions: String = "", extraConfig: String = "") throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("sshd-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: "/run/sshd", withIntermediateDirectories: true)
@@ -46,9 +49,10 @@ final class SSHServer {
             StrictModes no
             PermitRootLogin prohibit-password
             Subsystem sftp internal-sftp \(sftpOptions)
+            \(extraConfig)
 
             """.write(toFile: config, atomically: true, encoding: .utf8)
-        pid = try Self.spawn("/usr/sbin/sshd", ["-D", "-e", "-f", config])
+        pid = try Self.spawn("/usr/sbin/sshd", ["-D", "-E", directory.appendingPathComponent("sshd.log").path, "-f", config])
         Self.started(pid)
         try waitUntilListening()
     }
