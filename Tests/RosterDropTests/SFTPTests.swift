@@ -297,6 +297,42 @@ import Testing
         #expect(Set(drop.files("org1", "inbox")) == Set(odd))
     }
 
+    /// The state a lost rename answer leaves (the file already in archive/, gone from the
+    /// inbox): archiving again is done, not an error that stops the organisation's run.
+    @Test func archivingAFileAlreadyMovedIsDone() throws {
+        let server = try SSHServer()
+        let folder = server.directory.appendingPathComponent("drop")
+        for area in ["inbox", "outbox", "archive"] {
+            try FileManager.default.createDirectory(at: folder.appendingPathComponent(area), withIntermediateDirectories: true)
+        }
+        try Data("x".utf8).write(to: folder.appendingPathComponent("archive/users_1.csv"))
+        let drop = SFTPDropFolder(endpoint: SFTPEndpoint(user: server.user, host: "127.0.0.1", port: server.port, path: folder.path),
+                                  settings: SFTPSettings(identityFile: server.identityFile, knownHosts: server.knownHosts))
+        #expect(try drop.archive("users_1.csv") == "users_1.csv")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder.appendingPathComponent("archive").path) == ["users_1.csv"])
+    }
+
+    /// A server that refuses fsync (`internal-sftp -P fsync`) still gets its report, under its
+    /// final name, with no temporary file left; a refused upload leaves none either.
+    @Test func publishingLeavesNoTemporaryFileBehind() throws {
+        let local = FileManager.default.temporaryDirectory.appendingPathComponent("report-\(UUID().uuidString).csv")
+        try Data(repeating: 65, count: 100_000).write(to: local)
+        defer { try? FileManager.default.removeItem(at: local) }
+        for (options, succeeds) in [("-P fsync", true), ("-P write", false)] {
+            let server = try SSHServer(sftpOptions: options)
+            let folder = server.directory.appendingPathComponent("drop")
+            let outbox = folder.appendingPathComponent("outbox")
+            try FileManager.default.createDirectory(at: outbox, withIntermediateDirectories: true)
+            let drop = SFTPDropFolder(endpoint: SFTPEndpoint(user: server.user, host: "127.0.0.1", port: server.port, path: folder.path),
+                                      settings: SFTPSettings(identityFile: server.identityFile, knownHosts: server.knownHosts))
+            let published = try? drop.publish(local, as: "receipt_1.csv", in: .outbox)
+            #expect((published != nil) == succeeds, "\(options)")
+            let left = try FileManager.default.contentsOfDirectory(atPath: outbox.path)
+            #expect(left == (succeeds ? ["receipt_1.csv"] : []), "\(options): \(left)")
+            if succeeds { #expect(try Data(contentsOf: outbox.appendingPathComponent("receipt_1.csv")) == Data(contentsOf: local)) }
+        }
+    }
+
     @Test func badSFTPSettingsAreConfigErrorsNamingTheKey() throws {
         let server = try SSHServer()
         let cases: [(String, String)] = [

@@ -75,15 +75,28 @@ public final class SFTPDropFolder: DropFolder, @unchecked Sendable {
         guard DropFileName.isSafe(name) else {
             throw DropFolderError(location: location, operation: "publish", reason: "refused unsafe file name")
         }
+        // What an earlier attempt left, if its connection broke: its temporary file, and
+        // the name it was being renamed to.
+        var temporary: String?
+        var claiming: String?
         return try perform("publish \(name)") { session in
+            if let earlier = temporary {
+                if try session.size(earlier) != nil {
+                    try? session.remove(earlier)
+                } else if let target = claiming, try session.size(self.path(area, target)) != nil {
+                    return target  // the rename was done; only its answer was lost
+                }
+            }
             try session.makeDirectory(self.path(area))
-            let temporary = self.path(area, ".\(name).\(UUID().uuidString).part")
-            try session.upload(source, to: temporary)
+            let upload = self.path(area, ".\(name).\(UUID().uuidString).part")
+            temporary = upload
+            claiming = nil
             do {
-                return try self.claim(session, from: temporary, name: name, in: area)
-            } catch {
-                try? session.remove(temporary)
-                throw error
+                try session.upload(source, to: upload)
+                return try self.claim(session, from: upload, name: name, in: area) { claiming = $0 }
+            } catch let failure as SFTPFailure where !failure.transient {
+                try? session.remove(upload)
+                throw failure
             }
         }
     }
@@ -92,16 +105,26 @@ public final class SFTPDropFolder: DropFolder, @unchecked Sendable {
         guard DropFileName.isSafe(name) else {
             throw DropFolderError(location: location, operation: "archive", reason: "refused unsafe file name")
         }
+        var claiming: String?
         return try perform("archive \(name)") { session in
+            if try session.size(self.path(.inbox, name)) == nil {
+                // Gone from the inbox: an earlier attempt's rename went through and only its
+                // answer was lost (or someone else moved it). Archiving is about getting it
+                // out of the inbox, so that is done.
+                return claiming ?? name
+            }
             try session.makeDirectory(self.path(.archive))
-            return try self.claim(session, from: self.path(.inbox, name), name: name, in: .archive)
+            return try self.claim(session, from: self.path(.inbox, name), name: name, in: .archive) { claiming = $0 }
         }
     }
 
-    /// Renames `source` to the first free candidate name in `area`.
-    private func claim(_ session: SFTPSession, from source: String, name: String, in area: DropArea) throws -> String {
+    /// Renames `source` to the first free candidate name in `area`; `attempting` hears each
+    /// name just before it is tried.
+    private func claim(_ session: SFTPSession, from source: String, name: String, in area: DropArea,
+                       attempting: (String) -> Void) throws -> String {
         for attempt in 1...1000 {
             let candidate = DropFileName.candidate(name, attempt: attempt)
+            attempting(candidate)
             if try session.rename(source, to: path(area, candidate)) { return candidate }
         }
         throw SFTPFailure(reason: "no free name", transient: false)

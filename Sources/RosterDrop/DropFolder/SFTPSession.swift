@@ -309,7 +309,11 @@ final class SFTPSession {
             let count = libssh2_sftp_read(handle, buffer, size)
             if count == 0 { break }
             if count < 0 { throw failure("download \(path) (after \(total) bytes)") }
-            output.write(Data(bytesNoCopy: buffer, count: count, deallocator: .none))
+            do {
+                try output.write(contentsOf: Data(bytesNoCopy: buffer, count: count, deallocator: .none))
+            } catch {
+                throw SFTPFailure(reason: "cannot write the local copy of \(path) (disk full?)", transient: false)
+            }
             total += Int64(count)
         }
         return total
@@ -340,7 +344,10 @@ final class SFTPSession {
                 }
             }
         }
-        if libssh2_sftp_fsync(handle) != 0 { throw failure("fsync \(path)") }
+        // Flushed to the server's disk before the rename makes it visible. A server that
+        // lacks or refuses fsync@openssh.com gets the file closed without it, rather than
+        // never receiving a report; a broken connection is still a failure.
+        if libssh2_sftp_fsync(handle) != 0, lastStatus == nil { throw failure("fsync \(path)") }
         closed = true
         if rd_sftp_close(handle) != 0 { throw failure("close \(path)") }
     }
@@ -350,7 +357,11 @@ final class SFTPSession {
         if rd_sftp_rename(try channel, source, destination) == 0 { return true }
         let failed = failure("rename \(source) to \(destination)")
         // SFTP v3 servers answer a taken name with a bare failure: look before concluding.
-        if lastStatus != nil, try size(destination) != nil { return false }
+        // A missing source is never a taken name.
+        if let status = lastStatus, status == UInt(LIBSSH2_FX_FAILURE) || status == UInt(LIBSSH2_FX_FILE_ALREADY_EXISTS),
+           try size(destination) != nil {
+            return false
+        }
         throw failed
     }
 
