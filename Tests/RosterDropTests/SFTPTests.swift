@@ -333,6 +333,30 @@ import Testing
         }
     }
 
+    /// While the job works locally between SFTP steps, keepalives keep the connection from
+    /// looking dead to firewalls: bytes flow through an idle connection every `keepalive`
+    /// seconds, and none without them.
+    @Test func keepalivesFlowOnAnIdleConnection() throws {
+        let server = try SSHServer()
+        let proxy = try CuttingProxy(to: server.port, cutAfter: 0)
+        proxy.cutting = false
+        defer { proxy.close(); server.stop() }
+        let knownHosts = try server.knownHosts(port: proxy.port)
+        let folder = server.directory.appendingPathComponent("drop")
+        try FileManager.default.createDirectory(at: folder.appendingPathComponent("inbox"), withIntermediateDirectories: true)
+        for (keepalive, flows) in [(1, true), (600, false)] {
+            let drop = SFTPDropFolder(
+                endpoint: SFTPEndpoint(user: server.user, host: "127.0.0.1", port: proxy.port, path: folder.path),
+                settings: SFTPSettings(identityFile: server.identityFile, knownHosts: knownHosts, keepalive: keepalive))
+            #expect(try drop.list(.inbox).isEmpty)
+            let before = proxy.clientBytes
+            Thread.sleep(forTimeInterval: 3.5)
+            let idle = proxy.clientBytes - before
+            #expect((idle > 0) == flows, "keepalive \(keepalive) s: \(idle) bytes sent while idle")
+            #expect(try drop.list(.inbox).isEmpty)
+        }
+    }
+
     @Test func badSFTPSettingsAreConfigErrorsNamingTheKey() throws {
         let server = try SSHServer()
         let cases: [(String, String)] = [

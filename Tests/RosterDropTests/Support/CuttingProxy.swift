@@ -20,6 +20,10 @@ final class CuttingProxy: @unchecked Sendable {
         set { lock.withLock { _cutting = newValue } }
     }
 
+    /// Bytes the clients have sent through the proxy so far.
+    var clientBytes: Int { lock.withLock { _clientBytes } }
+    private var _clientBytes = 0
+
     init(to target: Int, cutAfter: Int) throws {
         self.target = target
         self.cutAfter = cutAfter
@@ -72,18 +76,19 @@ final class CuttingProxy: @unchecked Sendable {
             }
             guard connected else { Glibc.close(client); Glibc.close(server); continue }
             let cut = cutting
-            Thread { [self] in pump(from: server, to: client, limit: cut ? cutAfter : nil) }.start()
-            Thread { [self] in pump(from: client, to: server, limit: nil) }.start()
+            Thread { [self] in pump(from: server, to: client, limit: cut ? cutAfter : nil, fromClient: false) }.start()
+            Thread { [self] in pump(from: client, to: server, limit: nil, fromClient: true) }.start()
         }
     }
 
     /// Copies bytes one way until either side closes, or `limit` bytes have passed.
-    private func pump(from source: Int32, to destination: Int32, limit: Int?) {
+    private func pump(from source: Int32, to destination: Int32, limit: Int?, fromClient: Bool) {
         var buffer = [UInt8](repeating: 0, count: 16384)
         var total = 0
         while true {
             let count = read(source, &buffer, buffer.count)
             if count <= 0 { break }
+            if fromClient { lock.withLock { _clientBytes += count } }
             var toSend = count
             if let limit, total + count >= limit { toSend = max(0, limit - total) }
             var sent = 0
