@@ -15,9 +15,10 @@ static inline int rd_session_disconnect(LIBSSH2_SESSION *session, const char *de
     return libssh2_session_disconnect_ex(session, SSH_DISCONNECT_BY_APPLICATION, description, "");
 }
 
-static inline int rd_userauth_publickey_fromfile(LIBSSH2_SESSION *session, const char *user, const char *privateKey,
-                                                 const char *passphrase) {
-    return libssh2_userauth_publickey_fromfile_ex(session, user, (unsigned int)strlen(user), NULL, privateKey,
+// `publicKey` may be NULL: libssh2 then derives it from the private key.
+static inline int rd_userauth_publickey_fromfile(LIBSSH2_SESSION *session, const char *user, const char *publicKey,
+                                                 const char *privateKey, const char *passphrase) {
+    return libssh2_userauth_publickey_fromfile_ex(session, user, (unsigned int)strlen(user), publicKey, privateKey,
                                                   passphrase);
 }
 

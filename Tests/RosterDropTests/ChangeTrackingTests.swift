@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Testing
 @testable import RosterDrop
+@testable import RosterDropSamples
 
 /// A run looks only at rows that changed since what the job last wrote (`DeliveryIndex`,
 /// `source_hash`). These tests hold it to the same result as comparing every row.
@@ -15,7 +16,7 @@ import Testing
         let byChange = try TestDrop()
         let full = try TestDrop()
         for drop in [byChange, full] { try Self.preIntegration(drop) }
-        var random = Seeded(seed)
+        var random = SplitMix64(seed: seed)
         for day in 1...7 {
             let ts = String(format: "202611%02dT000000Z", day)
             let delivery = Self.randomDelivery(&random, day: day)
@@ -143,25 +144,25 @@ import Testing
         try drop.execute("INSERT INTO memberships (group_id, account_id) VALUES (900, 500), (900, 502)")
     }
 
-    private static func randomDelivery(_ random: inout Seeded, day: Int) -> RandomDelivery {
+    private static func randomDelivery(_ random: inout SplitMix64, day: Int) -> RandomDelivery {
         let names = ["Åsa", "Björn", "Märta", "Olle", "Saga"]
         var users: [String] = []
-        for person in 0..<24 where random.chance(0.85) {
+        for person in 0..<24 where random.chance(perMille: 850) {
             let id = "p\(person)"
             var email = "\(id)@exempel.se"
-            if random.chance(0.1) { email = email.uppercased() }
-            if random.chance(0.04) { email = "inte-en-adress" }
-            let unit = random.chance(0.04) ? "99999999" : (random.chance(0.5) ? "12345678" : "23456789")
-            let row = Fixture.user(id, role: random.chance(0.2) ? "teacher" : "student", given: names[random.below(5)],
+            if random.chance(perMille: 100) { email = email.uppercased() }
+            if random.chance(perMille: 40) { email = "inte-en-adress" }
+            let unit = random.chance(perMille: 40) ? "99999999" : (random.chance(perMille: 500) ? "12345678" : "23456789")
+            let row = Fixture.user(id, role: random.chance(perMille: 200) ? "teacher" : "student", given: names[random.below(5)],
                                    email: email, unit: unit, grade: String(7 + random.below(3)))
             users.append(row)
-            if random.chance(0.05) { users.append(row) }
+            if random.chance(perMille: 50) { users.append(row) }
         }
         var groups: [String] = []
-        for group in 0..<5 where random.chance(0.9) {
+        for group in 0..<5 where random.chance(perMille: 900) {
             groups.append(Fixture.group("g\(group)", name: "\(7 + random.below(3))\(["A", "B"][random.below(2)])",
-                                        type: random.chance(0.5) ? "class" : "teaching_group"))
-            if random.chance(0.04) { groups.append(groups[groups.count - 1]) }
+                                        type: random.chance(perMille: 500) ? "class" : "teaching_group"))
+            if random.chance(perMille: 40) { groups.append(groups[groups.count - 1]) }
         }
         var memberships: [String] = []
         for _ in 0..<30 {
@@ -169,13 +170,13 @@ import Testing
             memberships.append(row)
         }
         var orders: [String] = []
-        for order in 0..<30 where random.chance(0.8) {
+        for order in 0..<30 where random.chance(perMille: 800) {
             let person = "p\(random.below(26))"
-            let product = random.chance(0.7) ? TestDrop.productA : TestDrop.productB
+            let product = random.chance(perMille: 700) ? TestDrop.productA : TestDrop.productB
             let row = Fixture.order("o\(order)", person: person, product: product,
-                                    type: random.chance(0.2) ? "trial" : "paid", to: random.chance(0.9) ? "2027-07-31" : "2027-06-30")
+                                    type: random.chance(perMille: 200) ? "trial" : "paid", to: random.chance(perMille: 900) ? "2027-07-31" : "2027-06-30")
             orders.append(row)
-            if random.chance(0.04) { orders.append(row) }
+            if random.chance(perMille: 40) { orders.append(row) }
         }
         return RandomDelivery(users: random.shuffled(users), groups: day % 5 == 3 ? nil : random.shuffled(groups),
                               memberships: day % 5 == 3 ? nil : random.shuffled(memberships), orders: random.shuffled(orders))
@@ -199,30 +200,5 @@ import Testing
             """,
         ]
         return try queries.flatMap { sql in try drop.rows(sql).map(\.description) }
-    }
-}
-
-/// A small seeded generator (SplitMix64) so each test case is the same on every run.
-private struct Seeded {
-    private var state: UInt64
-
-    init(_ seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    mutating func below(_ bound: Int) -> Int { Int(next() % UInt64(bound)) }
-
-    mutating func chance(_ probability: Double) -> Bool { Double(next() % 1_000_000) < probability * 1_000_000 }
-
-    mutating func shuffled(_ rows: [String]) -> [String] {
-        var rows = rows
-        for index in stride(from: rows.count - 1, to: 0, by: -1) { rows.swapAt(index, below(index + 1)) }
-        return rows
     }
 }

@@ -302,12 +302,8 @@ import Testing
     @Test func archivingAFileAlreadyMovedIsDone() throws {
         let server = try SSHServer()
         let folder = server.directory.appendingPathComponent("drop")
-        for area in ["inbox", "outbox", "archive"] {
-            try FileManager.default.createDirectory(at: folder.appendingPathComponent(area), withIntermediateDirectories: true)
-        }
+        let drop = try server.dropFolder(folder)
         try Data("x".utf8).write(to: folder.appendingPathComponent("archive/users_1.csv"))
-        let drop = SFTPDropFolder(endpoint: SFTPEndpoint(user: server.user, host: "127.0.0.1", port: server.port, path: folder.path),
-                                  settings: SFTPSettings(identityFile: server.identityFile, knownHosts: server.knownHosts))
         #expect(try drop.archive("users_1.csv") == "users_1.csv")
         #expect(try FileManager.default.contentsOfDirectory(atPath: folder.appendingPathComponent("archive").path) == ["users_1.csv"])
     }
@@ -322,9 +318,7 @@ import Testing
             let server = try SSHServer(sftpOptions: options)
             let folder = server.directory.appendingPathComponent("drop")
             let outbox = folder.appendingPathComponent("outbox")
-            try FileManager.default.createDirectory(at: outbox, withIntermediateDirectories: true)
-            let drop = SFTPDropFolder(endpoint: SFTPEndpoint(user: server.user, host: "127.0.0.1", port: server.port, path: folder.path),
-                                      settings: SFTPSettings(identityFile: server.identityFile, knownHosts: server.knownHosts))
+            let drop = try server.dropFolder(folder)
             let published = try? drop.publish(local, as: "receipt_1.csv", in: .outbox)
             #expect((published != nil) == succeeds, "\(options)")
             let left = try FileManager.default.contentsOfDirectory(atPath: outbox.path)
@@ -343,11 +337,8 @@ import Testing
         defer { proxy.close(); server.stop() }
         let knownHosts = try server.knownHosts(port: proxy.port)
         let folder = server.directory.appendingPathComponent("drop")
-        try FileManager.default.createDirectory(at: folder.appendingPathComponent("inbox"), withIntermediateDirectories: true)
         for (keepalive, flows) in [(1, true), (600, false)] {
-            let drop = SFTPDropFolder(
-                endpoint: SFTPEndpoint(user: server.user, host: "127.0.0.1", port: proxy.port, path: folder.path),
-                settings: SFTPSettings(identityFile: server.identityFile, knownHosts: knownHosts, keepalive: keepalive))
+            let drop = try server.dropFolder(folder, port: proxy.port, knownHosts: knownHosts, keepalive: keepalive)
             #expect(try drop.list(.inbox).isEmpty)
             let before = proxy.clientBytes
             Thread.sleep(forTimeInterval: 3.5)

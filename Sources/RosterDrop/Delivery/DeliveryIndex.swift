@@ -94,8 +94,8 @@ final class DeliveryIndex: @unchecked Sendable {
 
     /// The verdict on one row.
     enum Verdict {
-        /// Stage the row, accepted, with these derived integers.
-        case stage(rowHash: Int64, userLine: Int?, groupLine: Int?)
+        /// Stage the row, accepted, with the lines of the user and group it names.
+        case stage(userLine: Int?, groupLine: Int?)
         /// Accepted and unchanged: nothing to stage.
         case unchanged
         /// Rejected by a check needing other rows: stage it rejected, with this finding
@@ -144,20 +144,12 @@ final class DeliveryIndex: @unchecked Sendable {
             let entry = Entry(rowHash: rowHash, line: UInt32(line),
                               state: Self.accepted | (unchanged ? Self.unchanged : Self.staged))
             if kind == .users { users[key] = entry; noteUserLine(line) } else { groups[key] = entry }
-            return unchanged ? .unchanged : .stage(rowHash: rowHash, userLine: nil, groupLine: nil)
+            return unchanged ? .unchanged : .stage(userLine: nil, groupLine: nil)
         case .memberships:
-            guard let userLine, let groupLine else {
-                return .stage(rowHash: rowHash, userLine: userLine, groupLine: groupLine)
-            }
+            guard let userLine, let groupLine else { return .stage(userLine: userLine, groupLine: groupLine) }
             let pair = UInt64(userLine) << 32 | UInt64(groupLine)
             if let first = pairs[pair] {
-                let key = hashing.key(keyValues)
-                if repeats[key] == nil {
-                    repeats[key] = [first]
-                    repeatOrder.append(key)
-                    repeatValues[key] = keyValues.joined(separator: " ")
-                }
-                repeats[key]?.append(UInt32(line))
+                recordRepeat(hashing.key(keyValues), keyText: keyValues, firstLine: first, line: line)
                 acceptedRows[kind, default: 0] -= 1
                 return .reject(nil)
             }
@@ -209,7 +201,7 @@ final class DeliveryIndex: @unchecked Sendable {
 
     private func matchApplied(_ rules: KindRules, rowHash: Int64, userLine: Int?, groupLine: Int?) -> Verdict {
         if !rules.stageAll, applied[rules.kind]?.remove(rowHash) != nil { return .unchanged }
-        return .stage(rowHash: rowHash, userLine: userLine, groupLine: groupLine)
+        return .stage(userLine: userLine, groupLine: groupLine)
     }
 
     private func noteUserLine(_ line: Int) {
@@ -225,25 +217,35 @@ final class DeliveryIndex: @unchecked Sendable {
     private func repeated(_ rules: KindRules, key: KeyDigest, keyText: [String], first: Entry, line: Int,
                           values: [String?]) {
         recordRepeat(key, keyText: keyText, firstLine: first.line, line: line)
-        guard first.state & Self.accepted != 0 else { return }
-        var entry = first
-        entry.state &= ~Self.accepted
-        if rules.kind == .users { users[key] = entry } else { groups[key] = entry }
-        acceptedRows[rules.kind, default: 0] -= 1
+        guard withdraw(rules.kind, key) else { return }
         rejectFirst(line: Int(first.line), staged: first.state & Self.staged != 0, values: values)
     }
 
     private func repeatedOrder(_ rules: KindRules, key: KeyDigest, keyText: [String], first: UInt64, line: Int,
                                values: [String?]) {
         let firstLine = UInt32(truncatingIfNeeded: first >> 32) & ~(1 << 31)
-        let staged = (first >> 63) != 0
         recordRepeat(key, keyText: keyText, firstLine: firstLine, line: line)
-        let holder = first & 0xFFFF_FFFF
-        guard holder != Self.noHolder else { return }
-        orders[key] = (first & ~0xFFFF_FFFF) | Self.noHolder
-        license(Int(holder), -1)
-        acceptedRows[rules.kind, default: 0] -= 1
-        rejectFirst(line: Int(firstLine), staged: staged, values: values)
+        guard withdraw(.distributionOrders, key) else { return }
+        rejectFirst(line: Int(firstLine), staged: (first >> 63) != 0, values: values)
+    }
+
+    /// Marks the accepted record `key` of `kind` rejected after all (an order also stops
+    /// licensing its holder); false when it was not accepted.
+    private func withdraw(_ kind: EntityKind, _ key: KeyDigest) -> Bool {
+        switch kind {
+        case .users, .groups:
+            guard var entry = kind == .users ? users[key] : groups[key], entry.state & Self.accepted != 0 else { return false }
+            entry.state &= ~Self.accepted
+            if kind == .users { users[key] = entry } else { groups[key] = entry }
+        case .distributionOrders:
+            guard let first = orders[key], first & 0xFFFF_FFFF != Self.noHolder else { return false }
+            orders[key] = (first & ~0xFFFF_FFFF) | Self.noHolder
+            license(Int(first & 0xFFFF_FFFF), -1)
+        case .memberships:
+            break
+        }
+        acceptedRows[kind, default: 0] -= 1
+        return true
     }
 
     private func recordRepeat(_ key: KeyDigest, keyText: [String], firstLine: UInt32, line: Int) {
@@ -286,26 +288,10 @@ final class DeliveryIndex: @unchecked Sendable {
         return result
     }
 
-    /// Marks accepted users or groups rejected by a check run outside the index (another
-    /// organisation, a non-key uniqueness rule).
-    func reject(_ kind: EntityKind, keys: [String]) {
-        for text in keys {
-            let key = hashing.key(text)
-            switch kind {
-            case .users, .groups:
-                guard var entry = kind == .users ? users[key] : groups[key], entry.state & Self.accepted != 0 else { continue }
-                entry.state &= ~Self.accepted
-                if kind == .users { users[key] = entry } else { groups[key] = entry }
-                acceptedRows[kind, default: 0] -= 1
-            case .distributionOrders:
-                guard let first = orders[key], first & 0xFFFF_FFFF != Self.noHolder else { continue }
-                orders[key] = (first & ~0xFFFF_FFFF) | Self.noHolder
-                license(Int(first & 0xFFFF_FFFF), -1)
-                acceptedRows[kind, default: 0] -= 1
-            case .memberships:
-                acceptedRows[kind, default: 0] -= 1
-            }
-        }
+    /// Marks accepted records rejected by a check run outside the index (another
+    /// organisation, a non-key uniqueness rule); `keys` are their key values.
+    func reject(_ kind: EntityKind, keys: [[String]]) {
+        for key in keys { _ = withdraw(kind, hashing.key(key)) }
     }
 
     /// Frees what only the file just read needed.

@@ -47,21 +47,19 @@ struct FileLoader {
             var findings: [Finding] = []
             while let batch = channel.receive() {
                 for row in batch.rows {
-                    let digests = row.digests ?? RowDigests.make(rules, values: row.values, hashing: index.hashing,
-                                                                 rejected: row.rejected)
                     if row.rejected {
                         let key = rules.keySlots.map { row.values[$0] ?? "" }
-                        index.noteRejected(rules, line: row.line, rawKey: key, key: digests.key, values: row.values,
+                        index.noteRejected(rules, line: row.line, rawKey: key, key: row.digests.key, values: row.values,
                                            file: parser.name)
                         try inserter.insert(row)
                         continue
                     }
-                    switch index.admit(rules, line: row.line, values: row.values, digests: digests, file: parser.name) {
+                    switch index.admit(rules, line: row.line, values: row.values, digests: row.digests, file: parser.name) {
                     case .unchanged:
                         break
-                    case let .stage(rowHash, userLine, groupLine):
+                    case let .stage(userLine, groupLine):
                         var staged = row
-                        staged.rowHash = rowHash
+                        staged.rowHash = row.digests.row
                         staged.userLine = userLine
                         staged.groupLine = groupLine
                         try inserter.insert(staged)
@@ -99,8 +97,8 @@ struct StagedBatch: Sendable {
         var rowHash: Int64?
         var userLine: Int?
         var groupLine: Int?
-        /// Hashes the parser computed for the loader's checks.
-        var digests: RowDigests?
+        /// Hashes the parser computed for the loader's checks (none for rows staged otherwise).
+        var digests = RowDigests(row: 0, key: nil)
 
         init(line: Int, rejected: Bool, values: [String?], rowHash: Int64? = nil, userLine: Int? = nil,
              groupLine: Int? = nil) {

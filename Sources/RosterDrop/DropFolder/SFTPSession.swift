@@ -80,11 +80,9 @@ final class SFTPSession {
             try checkHostKey(knownHosts: settings.knownHosts)
             let passphrase = try settings.passphrase()
             let publicKey = settings.identityFile + ".pub"
-            let code = FileManager.default.fileExists(atPath: publicKey)
-                ? libssh2_userauth_publickey_fromfile_ex(session, endpoint.user, UInt32(endpoint.user.utf8.count),
-                                                         publicKey, settings.identityFile, passphrase)
-                : rd_userauth_publickey_fromfile(session, endpoint.user, settings.identityFile, passphrase)
-            if code != 0 {
+            let hasPublicKey = FileManager.default.fileExists(atPath: publicKey)
+            if rd_userauth_publickey_fromfile(session, endpoint.user, hasPublicKey ? publicKey : nil, settings.identityFile,
+                                              passphrase) != 0 {
                 let detail = failure("authentication").reason
                 throw SFTPFailure(reason: "the server refused the key \(settings.identityFile) for user \(endpoint.user) (\(detail))",
                                   transient: false)

@@ -138,9 +138,7 @@ struct DeliveryProcessor {
             let findings = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM stage_findings") ?? 0
             let outcome: DeliveryOutcome = dryRun ? .test : (findings > 0 ? .appliedWithRejects : .applied)
             func plan() throws {
-                let planned = try reconciliation.plan()
-                try reconciliation.checkResolved()
-                for (kind, change) in planned {
+                for (kind, change) in try reconciliation.plan() {
                     counts[kind, default: EntityCounts()].created = change.created
                     counts[kind, default: EntityCounts()].updated = change.updated
                     counts[kind, default: EntityCounts()].removed = change.removed

@@ -43,7 +43,8 @@ struct Reconciliation {
     /// Every record of the organisation is a removal candidate, matched or not.
     let full: Bool
 
-    /// Fills the plan tables and returns the resulting counts per entity.
+    /// Fills the plan tables and returns the resulting counts per entity; refuses a plan
+    /// that names a record another writer has deleted meanwhile (`checkResolved`).
     func plan() throws -> [EntityKind: EntityCounts] {
         try Self.discardPlan(db)
         let usersKnown = present.contains(.users) && present.contains(.distributionOrders)
@@ -56,6 +57,7 @@ struct Reconciliation {
                             removals: !suspended.contains(.memberships) && !suspended.contains(.groups) && !keepUsers,
                             lastAccount: lastAccount, lastGroup: lastGroup)
         try planLicenses(known: usersKnown, removals: !keepUsers)
+        try checkResolved()
         var counts: [EntityKind: EntityCounts] = [:]
         for kind in EntityKind.allCases {
             var entity = EntityCounts()

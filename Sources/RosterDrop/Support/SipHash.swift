@@ -146,20 +146,25 @@ struct RowHashing: Sendable {
     }
 
     func key(_ parts: [String]) -> KeyDigest {
-        var hasher = SipHasher(key: keyKey, wide: true)
-        for part in parts {
-            hasher.combine(part)
-            hasher.combine(0)
+        digest { hasher in
+            for part in parts {
+                hasher.combine(part)
+                hasher.combine(0)
+            }
         }
-        let (a, b) = hasher.finalize128()
-        return KeyDigest(a: a, b: b)
     }
 
     /// `key([part])` without building an array: it runs a few times per row.
     func key(_ part: String) -> KeyDigest {
+        digest { hasher in
+            hasher.combine(part)
+            hasher.combine(0)
+        }
+    }
+
+    private func digest(_ feed: (inout SipHasher) -> Void) -> KeyDigest {
         var hasher = SipHasher(key: keyKey, wide: true)
-        hasher.combine(part)
-        hasher.combine(0)
+        feed(&hasher)
         let (a, b) = hasher.finalize128()
         return KeyDigest(a: a, b: b)
     }

@@ -36,11 +36,10 @@ struct CrossFileChecks {
         guard !lines.isEmpty else { return }
         let keyColumns = kind.key.joined(separator: ", ")
         let select = try db.cachedStatement(sql: "SELECT \(keyColumns) FROM \(kind.stagingTable) WHERE line = ? AND rejected = 0")
-        var keys: [String] = []
+        var keys: [[String]] = []
         for line in lines {
             if let row = try GRDB.Row.fetchOne(select, arguments: [line]) {
-                // Joined as `RowHashing.key` joins a key's parts.
-                keys.append((0..<row.count).map { (row[$0] as String?) ?? "" }.joined(separator: "\u{0}"))
+                keys.append((0..<row.count).map { (row[$0] as String?) ?? "" })
             }
         }
         index.reject(kind, keys: keys)

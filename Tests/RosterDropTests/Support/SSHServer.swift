@@ -1,4 +1,5 @@
 import Foundation
+@testable import RosterDrop
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -93,6 +94,17 @@ final class SSHServer {
     /// Freezes the server (SIGSTOP): connections are accepted by the kernel, never answered.
     func freeze() { kill(pid, SIGSTOP) }
 
+    /// A drop folder at `path` on this server, used directly (not through a job config), with
+    /// its inbox, outbox and archive created.
+    func dropFolder(_ path: URL, port: Int? = nil, knownHosts: String? = nil, keepalive: Int = 15) throws -> SFTPDropFolder {
+        for area in DropArea.allCases {
+            try FileManager.default.createDirectory(at: path.appendingPathComponent(area.rawValue), withIntermediateDirectories: true)
+        }
+        return SFTPDropFolder(endpoint: SFTPEndpoint(user: user, host: "127.0.0.1", port: port ?? self.port, path: path.path),
+                              settings: SFTPSettings(identityFile: identityFile, knownHosts: knownHosts ?? self.knownHosts,
+                                                     keepalive: keepalive))
+    }
+
     /// A new client key protected by `passphrase`, authorised on this server; returns its path.
     func encryptedIdentity(passphrase: String) throws -> String {
         let path = directory.appendingPathComponent("locked_ed25519").path
@@ -161,14 +173,20 @@ final class SSHServer {
         return pid
     }
 
+    /// The IPv4 address 127.0.0.1:`port`.
+    static func loopback(port: Int) -> sockaddr_in {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = UInt16(port).bigEndian
+        return address
+    }
+
     /// A port nobody listens on right now.
     static func freePort() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
+        var address = loopback(port: 0)
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let bound = withUnsafeMutablePointer(to: &address) { pointer in
             pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
@@ -180,10 +198,7 @@ final class SSHServer {
     private func waitUntilListening() throws {
         for _ in 0..<100 {
             let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            address.sin_port = UInt16(port).bigEndian
+            var address = Self.loopback(port: port)
             let connected = withUnsafePointer(to: &address) { pointer in
                 pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                     connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
