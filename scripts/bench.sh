@@ -107,9 +107,9 @@ rm -rf "$DIR/got-rosterdrop" "$DIR/got-openssh"
 scripts/local-sshd.sh stop "$DIR/sshd"
 
 mv "$S1"/* "$DIR/job/drop/riket/inbox/"
-read -r _ run1_s run1_mb < <(measure run1 "$BIN/rosterdrop" run --config "$DIR/job/config.yaml")
+read -r _ run1_s run1_mb < <(measure run1 "$BIN/rosterdrop" run --config "$DIR/job/config.yaml" --now 2026-12-01T06:00:00Z)
 mv "$S2"/* "$DIR/job/drop/riket/inbox/"
-read -r _ run2_s run2_mb < <(measure run2 "$BIN/rosterdrop" run --config "$DIR/job/config.yaml")
+read -r _ run2_s run2_mb < <(measure run2 "$BIN/rosterdrop" run --config "$DIR/job/config.yaml" --now 2026-12-02T06:00:00Z)
 receipt2=$(ls "$DIR"/job/drop/riket/outbox/receipt_20261202*.csv)
 
 floor=$(echo "$zcat_s + $import_s" | bc)

@@ -57,6 +57,11 @@ struct Run: ParsableCommand {
     @Flag(name: .long, help: "Only warnings and errors on stderr.")
     var quiet = false
 
+    @Option(name: .long, help: ArgumentHelp(
+        "Run as if it were this instant (ISO 8601 UTC, e.g. 2026-12-01T02:00:00Z).",
+        discussion: "For demos, tests and replays: deadlines, expiry and purges follow this clock."))
+    var now: String?
+
     func run() throws {
         let logLevel: Logger.Level = quiet ? .warning : .info
         LoggingSystem.bootstrap { label in
@@ -64,8 +69,9 @@ struct Run: ParsableCommand {
             handler.logLevel = logLevel
             return handler
         }
+        let clock = try Clock.parse(now)
         let summary = try ExitStatus.reporting {
-            try SyncJob(configuration: JobConfiguration.load(path: config), dryRun: dryRun, full: full).run()
+            try SyncJob(configuration: JobConfiguration.load(path: config), dryRun: dryRun, full: full, now: clock).run()
         }
         FileHandle.standardError.write(Data(SummaryText.render(summary).utf8))
         if json {
@@ -148,5 +154,16 @@ struct Fetch: ParsableCommand {
             print(String(format: "%d files, %lld bytes in %.2f s (%.1f MB/s) from %@", files.count, bytes, seconds,
                          Double(bytes) / 1e6 / max(seconds, 0.001), drop.location))
         }
+    }
+}
+
+/// The `--now` option: a fixed instant, or the system clock.
+enum Clock {
+    static func parse(_ text: String?) throws -> @Sendable () -> Date {
+        guard let text else { return Date.init }
+        guard let instant = JobClock.parseISO(text) else {
+            throw ValidationError("--now must look like 2026-12-01T02:00:00Z, not '\(text)'")
+        }
+        return { instant }
     }
 }

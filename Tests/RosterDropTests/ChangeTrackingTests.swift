@@ -13,8 +13,8 @@ import Testing
     /// receipts and reject reports must be the same.
     @Test(arguments: [1, 2, 3, 4, 5, 6, 7, 8] as [UInt64])
     func runsByChangeMatchFullRuns(seed: UInt64) throws {
-        let byChange = try TestDrop()
-        let full = try TestDrop()
+        let byChange = try TestDrop(settings: TestDrop.noHolds)
+        let full = try TestDrop(settings: TestDrop.noHolds)
         for drop in [byChange, full] { try Self.preIntegration(drop) }
         var random = SplitMix64(seed: seed)
         for day in 1...7 {

@@ -31,7 +31,8 @@ struct CrashTests {
 
         let process = Process()
         process.executableURL = binary.url
-        process.arguments = ["run", "--config", config, "--quiet"]
+        let now = ["--now", "2026-12-01T06:00:00Z"]
+        process.arguments = ["run", "--config", config, "--quiet"] + now
         process.standardError = FileHandle.nullDevice
         try process.run()
         Thread.sleep(forTimeInterval: delay)
@@ -46,7 +47,7 @@ struct CrashTests {
             }
         }
         let afterKill = try counts()
-        let finished = try binary.run(["run", "--config", config])
+        let finished = try binary.run(["run", "--config", config] + now)
         #expect(finished.status == 0, "\(finished.stderr)")
         let final = try counts()
         #expect(final.allSatisfy { $0 > 0 })

@@ -24,7 +24,9 @@ struct DeliveryTests {
         let third = try drop.run()
         #expect(third.organisations[0].deliveries.map(\.outcome) == [.duplicate])
         #expect(try drop.snapshot(portalOnly: true) == before)
-        #expect(try drop.count("SELECT COUNT(*) FROM deliveries") == ledger)
+        // The ledger records the two answers, and nothing as applied.
+        #expect(try drop.count("SELECT COUNT(*) FROM deliveries") == ledger + 2)
+        #expect(try drop.count("SELECT COUNT(*) FROM deliveries WHERE outcome LIKE 'applied%'") == ledger)
         #expect(try drop.receipt("20261101T000000Z", name: "receipt_20261101T000000Z-2.csv")["users"]?[2] == "duplicate")
         #expect(drop.files("org1", "archive").contains("users_20261101T000000Z-2.csv.gz"))
         #expect(drop.files("org1", "inbox").isEmpty)
@@ -177,30 +179,38 @@ struct DeliveryTests {
     }
 }
 
-/// A run that stops between the commit and the reports.
+/// A run that stops between the commit and its answer, or while answering: the built binary
+/// is stopped dead at a fault point, and the next run must answer the delivery exactly once,
+/// with its real outcome and its values, and change nothing more.
 struct InterruptedAnswerTests {
-    @Test func aCommittedButUnansweredDeliveryIsAnsweredWithItsOwnOutcome() throws {
+    @Test(arguments: ["delivery-committed", "answer-published"])
+    func aDeliveryIsAnsweredExactlyOnce(_ fault: String) throws {
+        let binary = try Executable("rosterdrop")
         let drop = try TestDrop()
         try drop.deliver("20261101T000000Z", users: [Fixture.user("p1"), Fixture.user("p2", email: "fel")],
                          orders: [Fixture.order("o1", person: "p1")])
-        _ = try drop.run()
-        // Simulate the stop: the ledger has no answer, the reports and archive never happened.
-        try drop.execute("UPDATE deliveries SET answered_at = NULL")
-        for name in drop.files("org1", "archive") {
-            try FileManager.default.moveItem(at: drop.folder("org1", "archive").appendingPathComponent(name),
-                                             to: drop.inbox().appendingPathComponent(name))
-        }
-        for name in drop.files("org1", "outbox") {
-            try FileManager.default.removeItem(at: drop.folder("org1", "outbox").appendingPathComponent(name))
-        }
+        let arguments = ["run", "--config", drop.configPath, "--now", "2026-11-02T02:00:00Z"]
+        let stopped = try binary.run(arguments, environment: ["ROSTERDROP_FAULT": fault])
+        #expect(stopped.status == 86, "\(stopped.stderr)")
+        #expect(try drop.count("SELECT COUNT(*) FROM deliveries WHERE outcome = 'applied_with_rejects'") == 1)
+        #expect(try drop.count("SELECT COUNT(*) FROM deliveries WHERE answered_at IS NULL") == 1)
+        #expect(!drop.files("org1", "inbox").isEmpty, "nothing archived before the answer is recorded")
+        #expect(drop.files("org1", "outbox").contains("receipt_20261101T000000Z.csv") == (fault == "answer-published"))
         let before = try drop.snapshot(portalOnly: true)
-        let summary = try drop.run()
+        let next = try binary.run(arguments + ["--json"])
+        #expect(next.status == 0, "\(next.stderr)")
+        let summary = try JSONDecoder().decode(RunSummary.self, from: Data(next.stdout.utf8))
         #expect(summary.organisations[0].deliveries.map(\.outcome) == [.appliedWithRejects])
         #expect(try drop.snapshot(portalOnly: true) == before)
+        #expect(drop.files("org1", "outbox") == ["receipt_20261101T000000Z.csv", "rejects_20261101T000000Z.csv.gz"],
+                "one receipt, no -2 copy")
         #expect(try drop.receipt("20261101T000000Z")["users"]?[4...9] == ["2", "1", "1", "1", "0", "0"])
         let rejects = try drop.report("rejects_20261101T000000Z.csv.gz")
-        #expect(rejects.dropFirst().map { [$0[1], $0[2], $0[4]] } == [["3", "email", "field.email"]])
+        #expect(rejects.dropFirst().map { [$0[1], $0[2], $0[3], $0[4]] } == [["3", "email", "fel", "field.email"]],
+                "the answer keeps its values")
         #expect(try drop.count("SELECT COUNT(*) FROM deliveries WHERE answered_at IS NULL") == 0)
+        #expect(drop.files("org1", "inbox").isEmpty)
+        #expect(try drop.count("SELECT COUNT(*) FROM answer_files") == 0, "answer files leave the database once published")
         // Once answered, the same files are a plain duplicate.
         try drop.deliver("20261101T000000Z", users: [Fixture.user("p1")], orders: [Fixture.order("o1", person: "p1")])
         #expect(try drop.run().organisations[0].deliveries.map(\.outcome) == [.duplicate])

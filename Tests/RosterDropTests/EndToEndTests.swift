@@ -12,7 +12,7 @@ struct EndToEndTests {
     }
 
     func run(_ drop: TestDrop, _ extra: [String] = []) throws -> Executable.Result {
-        try binary.run(["run", "--config", drop.configPath, "--json"] + extra)
+        try binary.run(["run", "--config", drop.configPath, "--json", "--now", "2026-11-03T02:00:00Z"] + extra)
     }
 
     @Test func aFirstDeliveryThenASecondWithEveryKindOfChange() throws {
@@ -34,7 +34,7 @@ struct EndToEndTests {
                          groups: [Fixture.group("g1"), Fixture.group("g2", name: "\"Ma, 8A\"", type: "teaching_group")],
                          memberships: ["g1,p1", "g1,p2", "g2,p3", "g2,p4"],
                          orders: [Fixture.order("o1", person: "p1"), Fixture.order("o2", person: "p2"),
-                                  Fixture.order("o3", person: "p3", type: "trial", to: "2026-09-01"),
+                                  Fixture.order("o3", person: "p3", type: "trial", to: "2026-12-01"),
                                   Fixture.order("o4", person: "p4"), Fixture.order("o5", person: "p5")])
         let first = try run(drop)
         #expect(first.status == 0, "\(first.stderr)")
@@ -60,7 +60,7 @@ struct EndToEndTests {
                          groups: [Fixture.group("g2", name: "Ma 8A", type: "teaching_group")],
                          memberships: ["g2,p3", "g2,p6", "g2,p1"],
                          orders: [Fixture.order("o1", person: "p1"), Fixture.order("o2", person: "p2"),
-                                  Fixture.order("o3", person: "p3", type: "trial", to: "2026-09-01"),
+                                  Fixture.order("o3", person: "p3", type: "trial", to: "2026-12-01"),
                                   Fixture.order("o6", person: "p6", product: TestDrop.productB)])
         let second = try run(drop)
         #expect(second.status == 0, "\(second.stderr)")

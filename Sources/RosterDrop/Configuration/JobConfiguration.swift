@@ -9,6 +9,9 @@ public struct JobConfiguration: Sendable {
     public var database: String
     /// Where deliveries are fetched and reports are built before publishing.
     public var scratch: String
+    /// The zone whose calendar days license dates, starts and deadlines are (`time_zone`).
+    public var timeZone: TimeZone
+    public var retention: RetentionPolicy
     public var organisations: [OrganisationConfiguration]
 
     /// Reads and checks a config file; every problem names the key and line.
@@ -21,9 +24,17 @@ public struct JobConfiguration: Sendable {
             throw ConfigurationError(file: path, line: nil, key: nil, message: "cannot be read")
         }
         let base = url.deletingLastPathComponent()
-        let object = try YAMLObject.parse(text, file: path, allowed: ["database", "scratch", "organisations"])
+        let object = try YAMLObject.parse(text, file: path, allowed: ["database", "scratch", "time_zone", "retention", "organisations"])
         let database = resolve(try object.requiredString("database"), base: base)
         let scratch = resolve(try object.string("scratch") ?? (database + ".scratch"), base: base)
+        var timeZone = JobClock.defaultTimeZone
+        if let name = try object.string("time_zone") {
+            guard let zone = TimeZone(identifier: name) else {
+                throw object.error("time_zone", "'\(name)' is not a time zone name (e.g. Europe/Stockholm, UTC)")
+            }
+            timeZone = zone
+        }
+        let retention = try RetentionPolicy(object.object("retention", allowed: RetentionPolicy.keys))
         guard let entries = try object.objects("organisations", allowed: OrganisationConfiguration.keys), !entries.isEmpty else {
             throw object.missing("organisations")
         }
@@ -42,7 +53,8 @@ public struct JobConfiguration: Sendable {
             }
             organisations.append(organisation)
         }
-        return JobConfiguration(file: path, database: database, scratch: scratch, organisations: organisations)
+        return JobConfiguration(file: path, database: database, scratch: scratch, timeZone: timeZone, retention: retention,
+                                organisations: organisations)
     }
 
     static func resolve(_ path: String, base: URL) -> String {
@@ -52,12 +64,16 @@ public struct JobConfiguration: Sendable {
 
 /// One organisation (huvudman): its school units, drop folder and source format.
 public struct OrganisationConfiguration: Sendable {
-    static let keys: Set<String> = ["id", "school_units", "drop", "sftp", "mappings"]
+    static let keys: Set<String> = ["id", "school_units", "drop", "sftp", "mappings", "mode", "integration_start",
+                                    "cleanup_days", "cleanup_warning_days", "hold"]
 
     public var id: String
     public var schoolUnits: [String]
     public var drop: DropLocation
     public var mapping: Mapping
+    public var mode: OrganisationMode
+    public var integration: IntegrationPolicy
+    public var hold: HoldPolicy
 
     init(_ object: YAMLObject, base: URL) throws {
         id = try object.requiredString("id")
@@ -90,6 +106,28 @@ public struct OrganisationConfiguration: Sendable {
             throw object.error("mappings", "'\(mappings)' is not a folder")
         }
         mapping = try Mapping.load(folder: URL(fileURLWithPath: mappings, isDirectory: true))
+        let modeText = try object.string("mode") ?? "live"
+        guard let mode = OrganisationMode(rawValue: modeText) else {
+            throw object.error("mode", "expected live or test, found '\(modeText)'")
+        }
+        self.mode = mode
+        var integration = IntegrationPolicy()
+        if let start = try object.string("integration_start") {
+            guard let day = CalendarDay(iso: start) else {
+                throw object.error("integration_start", "'\(start)' is not a date (YYYY-MM-DD)")
+            }
+            integration.start = day
+        }
+        if let days = try object.int("cleanup_days") {
+            guard days >= 1, days <= 365 else { throw object.error("cleanup_days", "\(days) is outside 1…365") }
+            integration.cleanupDays = days
+        }
+        if let days = try object.int("cleanup_warning_days") {
+            guard days >= 0, days <= 365 else { throw object.error("cleanup_warning_days", "\(days) is outside 0…365") }
+            integration.warningDays = days
+        }
+        self.integration = integration
+        hold = try HoldPolicy(object.object("hold", allowed: HoldPolicy.keys))
     }
 }
 

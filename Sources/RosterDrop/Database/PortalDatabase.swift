@@ -204,6 +204,93 @@ public final class PortalDatabase: Sendable {
                 )
                 """)
         }
+        migrator.registerMigration("v4-lifecycle") { db in
+            // An organisation's calendar (integration start, clean-up), holds, the answers
+            // waiting to be published, and what retention needs. Personal data never enters
+            // these tables, except an answer's files between its commit and its publishing.
+            try db.execute(sql: """
+                ALTER TABLE organisations ADD COLUMN integration_start TEXT;
+                ALTER TABLE organisations ADD COLUMN cleanup_done_at TEXT;
+                CREATE TABLE integration_cohort (
+                    organisation_id TEXT NOT NULL,
+                    account_id INTEGER NOT NULL,
+                    PRIMARY KEY (organisation_id, account_id)
+                ) WITHOUT ROWID;
+                CREATE TABLE calendar_events (
+                    id INTEGER PRIMARY KEY,
+                    run_id INTEGER,
+                    organisation_id TEXT NOT NULL,
+                    kind TEXT NOT NULL,
+                    happened_at TEXT NOT NULL,
+                    accounts INTEGER NOT NULL DEFAULT 0,
+                    groups INTEGER NOT NULL DEFAULT 0,
+                    memberships INTEGER NOT NULL DEFAULT 0,
+                    licenses INTEGER NOT NULL DEFAULT 0
+                );
+                CREATE INDEX calendar_events_by_organisation ON calendar_events(organisation_id, kind);
+                CREATE TABLE removal_log (
+                    organisation_id TEXT NOT NULL,
+                    account_id INTEGER NOT NULL,
+                    person_id TEXT,
+                    removed_at TEXT NOT NULL,
+                    reason TEXT NOT NULL,
+                    delivery_id INTEGER
+                );
+                CREATE INDEX removal_log_by_time ON removal_log(removed_at);
+                CREATE TABLE holds (
+                    delivery_id INTEGER PRIMARY KEY REFERENCES deliveries(id),
+                    organisation_id TEXT NOT NULL,
+                    timestamp TEXT NOT NULL,
+                    state TEXT NOT NULL,
+                    held_at TEXT NOT NULL,
+                    decided_at TEXT,
+                    closed_at TEXT
+                );
+                CREATE INDEX holds_by_organisation ON holds(organisation_id, state);
+                CREATE TABLE hold_figures (
+                    delivery_id INTEGER NOT NULL REFERENCES holds(delivery_id),
+                    entity TEXT NOT NULL,
+                    removing INTEGER NOT NULL,
+                    current INTEGER NOT NULL,
+                    limit_percent REAL NOT NULL,
+                    PRIMARY KEY (delivery_id, entity)
+                );
+                CREATE TABLE answers (
+                    id INTEGER PRIMARY KEY,
+                    organisation_id TEXT NOT NULL,
+                    delivery_id INTEGER,
+                    kind TEXT NOT NULL,
+                    created_at TEXT NOT NULL,
+                    published_at TEXT,
+                    archive TEXT NOT NULL DEFAULT ''
+                );
+                CREATE INDEX answers_pending ON answers(organisation_id) WHERE published_at IS NULL;
+                CREATE TABLE answer_files (
+                    answer_id INTEGER NOT NULL REFERENCES answers(id),
+                    position INTEGER NOT NULL,
+                    name TEXT NOT NULL,
+                    content BLOB,
+                    PRIMARY KEY (answer_id, position)
+                );
+                CREATE TABLE drop_placements (
+                    organisation_id TEXT NOT NULL,
+                    area TEXT NOT NULL,
+                    name TEXT NOT NULL,
+                    placed_at TEXT NOT NULL,
+                    PRIMARY KEY (organisation_id, area, name)
+                ) WITHOUT ROWID;
+                CREATE TABLE notices (
+                    organisation_id TEXT NOT NULL,
+                    kind TEXT NOT NULL,
+                    day TEXT NOT NULL,
+                    digest TEXT NOT NULL,
+                    PRIMARY KEY (organisation_id, kind)
+                ) WITHOUT ROWID;
+                -- Deliveries committed by an older build but never answered cannot be answered
+                -- with their values any more; they count as answered.
+                UPDATE deliveries SET answered_at = received_at WHERE answered_at IS NULL;
+                """)
+        }
         return migrator
     }
 

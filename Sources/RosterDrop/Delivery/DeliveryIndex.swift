@@ -60,9 +60,17 @@ final class DeliveryIndex: @unchecked Sendable {
     /// rejected (with the key from the repeat) so that their record is protected.
     private(set) var rowsToStage: [StagedBatch.Row] = []
 
-    init(hashing: RowHashing, full: Bool) {
+    /// Orders whose `valid_to` is before this day (`yyyy-MM-dd`) grant nothing: they are
+    /// accepted but neither license their holder nor match a license (which then goes).
+    let today: String?
+    /// Accepted orders already expired.
+    private(set) var expiredOrders = 0
+    private static let validToSlot = EntityKind.distributionOrders.fields.firstIndex { $0.name == "valid_to" } ?? 5
+
+    init(hashing: RowHashing, full: Bool, today: String? = nil) {
         self.hashing = hashing
         self.full = full
+        self.today = today
     }
 
     /// Makes room for a file of `rows` rows (from its manifest) before it is read, so the
@@ -163,6 +171,13 @@ final class DeliveryIndex: @unchecked Sendable {
                 repeatedOrder(rules, key: key, keyText: keyValues, first: first, line: line, values: values)
                 acceptedRows[kind, default: 0] -= 1
                 return .reject(nil)
+            }
+            if let today, let validTo = values[Self.validToSlot], validTo < today {
+                // Expired (rule 7): kept for uniqueness, licensing no one; the license it
+                // matches stays unmatched, so it is removed.
+                orders[key] = UInt64(line) << 32 | Self.noHolder
+                expiredOrders += 1
+                return .unchanged
             }
             let verdict = matchApplied(rules, rowHash: rowHash, userLine: userLine, groupLine: nil)
             var staged: UInt64 = 0

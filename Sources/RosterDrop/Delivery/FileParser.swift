@@ -9,7 +9,8 @@ import Foundation
 final class FileParser: @unchecked Sendable {
     let mapping: FileMapping
     let name: String
-    let limit: Int64
+    let limits: ReadLimits
+    var limit: Int64 { limits.fileBytes }
     let schoolUnits: Set<String>
     let products: Set<String>
     let organisation: String
@@ -26,17 +27,18 @@ final class FileParser: @unchecked Sendable {
     private var load: FileLoad
     private var channel: BatchChannel?
 
-    init(mapping: FileMapping, name: String, limit: Int64, schoolUnits: Set<String>, products: Set<String>,
+    init(mapping: FileMapping, name: String, limits: ReadLimits, schoolUnits: Set<String>, products: Set<String>,
          organisation: String, hashing: RowHashing) {
         self.mapping = mapping
         self.hashing = hashing
         rules = KindRules(mapping)
         self.name = name
-        self.limit = limit
+        self.limits = limits
         self.schoolUnits = schoolUnits
         self.products = products
         self.organisation = organisation
-        reader = CSVReader(delimiter: mapping.delimiter, encoding: mapping.encoding)
+        reader = CSVReader(delimiter: mapping.delimiter, encoding: mapping.encoding, maxFieldBytes: limits.fieldBytes,
+                           maxRecordBytes: limits.recordBytes)
         load = FileLoad(kind: mapping.kind, name: name, sha256: "", records: 0, unkeyed: 0)
         batch.rows.reserveCapacity(Self.batchSize)
     }
@@ -140,6 +142,9 @@ final class FileParser: @unchecked Sendable {
                 batch.findings.append(Finding(file: name, line: problem.line, rule: .cellCount, detail: "\(expected)/\(found)"))
             case .invalidEncoding:
                 batch.findings.append(Finding(file: name, line: problem.line, rule: .encoding, detail: mapping.encoding.rawValue))
+            case .tooLong(let field):
+                batch.findings.append(Finding(file: name, line: problem.line, rule: .tooLong,
+                                              detail: field ? "field:\(limits.fieldBytes)" : "record:\(limits.recordBytes)"))
             }
         }
         if batch.rows.count >= Self.batchSize || batch.findings.count >= Self.batchSize { try flush() }

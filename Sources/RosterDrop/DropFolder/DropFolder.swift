@@ -35,9 +35,19 @@ public protocol DropFolder: AnyObject {
     @discardableResult
     func publish(_ source: URL, as name: String, in area: DropArea) throws -> String
 
+    /// Publishes the local file `source` into `area` under exactly `name`; false when that
+    /// name is already taken (the file there is left as it is). Answers use it: their names
+    /// are chosen when they are committed, so a file found under its name was published by
+    /// an earlier attempt whose end was lost, and is not published twice.
+    func place(_ source: URL, as name: String, in area: DropArea) throws -> Bool
+
     /// Moves an inbox file into the archive, with a suffix when the name is taken there.
+    /// A file already gone from the inbox counts as archived.
     @discardableResult
     func archive(_ name: String) throws -> String
+
+    /// Deletes a file from `outbox/` or `archive/` (retention); a missing file is no error.
+    func remove(_ name: String, from area: DropArea) throws
 }
 
 /// A drop folder operation that failed, with what was being done and where.

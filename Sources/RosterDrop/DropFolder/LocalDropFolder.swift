@@ -20,6 +20,7 @@ public final class LocalDropFolder: DropFolder {
     public func list(_ area: DropArea) throws -> [DropFile] {
         let directory = url(area)
         let names: [String]
+        if area != .inbox, !FileManager.default.fileExists(atPath: directory.path) { return [] }  // made on first use
         do {
             names = try FileManager.default.contentsOfDirectory(atPath: directory.path)
         } catch {
@@ -45,7 +46,24 @@ public final class LocalDropFolder: DropFolder {
         try ensure(area)
         // A private copy is claimed, never the caller's file: a later write to `source`
         // must not change a published report through a shared inode.
-        return try copyThenClaim(from: source.path, name: name, in: area, operation: "publish \(name)")
+        guard let used = try copyThenClaim(from: source.path, name: name, in: area, operation: "publish \(name)") else {
+            throw DropFolderError(location: location, operation: "publish \(name)", reason: "no free name")
+        }
+        return used
+    }
+
+    public func place(_ source: URL, as name: String, in area: DropArea) throws -> Bool {
+        try ensure(area)
+        return try copyThenClaim(from: source.path, name: name, in: area, operation: "publish \(name)", exactly: true) != nil
+    }
+
+    public func remove(_ name: String, from area: DropArea) throws {
+        guard DropFileName.isSafe(name), area != .inbox else {
+            throw DropFolderError(location: location, operation: "remove", reason: "refused unsafe file name or area")
+        }
+        if unlink(url(area).appendingPathComponent(name).path) != 0, errno != ENOENT {
+            throw DropFolderError(location: location, operation: "remove \(area.rawValue)/\(name)", reason: String(cString: strerror(errno)))
+        }
     }
 
     public func archive(_ name: String) throws -> String {
@@ -54,7 +72,11 @@ public final class LocalDropFolder: DropFolder {
         }
         try ensure(.archive)
         let source = url(.inbox).appendingPathComponent(name).path
-        let used = try claim(from: source, name: name, in: .archive, operation: "archive \(name)")
+        var info = stat()
+        if lstat(source, &info) != 0, errno == ENOENT { return name }
+        guard let used = try claim(from: source, name: name, in: .archive, operation: "archive \(name)") else {
+            throw DropFolderError(location: location, operation: "archive \(name)", reason: "no free name")
+        }
         if unlink(source) != 0 {
             throw DropFolderError(location: location, operation: "archive \(name)", reason: "cannot remove the inbox copy: \(String(cString: strerror(errno)))")
         }
@@ -69,22 +91,25 @@ public final class LocalDropFolder: DropFolder {
         }
     }
 
-    /// Hard-links `source` to the first free candidate name in `area`; never replaces a file.
-    private func claim(from source: String, name: String, in area: DropArea, operation: String) throws -> String {
+    /// Hard-links `source` to the first free candidate name in `area` (only to `name` itself
+    /// when `exactly`); never replaces a file. Nil when no name was free.
+    private func claim(from source: String, name: String, in area: DropArea, operation: String,
+                       exactly: Bool = false) throws -> String? {
         guard DropFileName.isSafe(name) else {
             throw DropFolderError(location: location, operation: operation, reason: "refused unsafe file name")
         }
-        for attempt in 1...10_000 {
+        for attempt in 1...(exactly ? 1 : 10_000) {
             let candidate = DropFileName.candidate(name, attempt: attempt)
             let target = url(area).appendingPathComponent(candidate).path
             if link(source, target) == 0 { return candidate }
             if errno == EEXIST { continue }
             throw DropFolderError(location: location, operation: operation, reason: String(cString: strerror(errno)))
         }
-        throw DropFolderError(location: location, operation: operation, reason: "no free name")
+        return nil
     }
 
-    private func copyThenClaim(from source: String, name: String, in area: DropArea, operation: String) throws -> String {
+    private func copyThenClaim(from source: String, name: String, in area: DropArea, operation: String,
+                               exactly: Bool = false) throws -> String? {
         let temporary = url(area).appendingPathComponent(".\(name).\(UUID().uuidString).part")
         do {
             try FileManager.default.copyItem(atPath: source, toPath: temporary.path)
@@ -92,6 +117,6 @@ public final class LocalDropFolder: DropFolder {
             throw DropFolderError(location: location, operation: operation, reason: "cannot write into \(area.rawValue)/")
         }
         defer { unlink(temporary.path) }
-        return try claim(from: temporary.path, name: name, in: area, operation: operation)
+        return try claim(from: temporary.path, name: name, in: area, operation: operation, exactly: exactly)
     }
 }

@@ -46,7 +46,9 @@ public final class SFTPDropFolder: DropFolder, @unchecked Sendable {
 
     public func list(_ area: DropArea) throws -> [DropFile] {
         try perform("list \(area.rawValue)/") { session in
-            try session.list(self.path(area))
+            // outbox/ and archive/ are made on first use.
+            if area != .inbox, try session.size(self.path(area)) == nil { return [] }
+            return try session.list(self.path(area))
                 .filter { DropFileName.isSafe($0.name) }
                 .sorted { $0.name < $1.name }
                 .map { DropFile(name: $0.name, size: $0.size, modified: $0.modified) }
@@ -72,6 +74,29 @@ public final class SFTPDropFolder: DropFolder, @unchecked Sendable {
     }
 
     public func publish(_ source: URL, as name: String, in area: DropArea) throws -> String {
+        guard let used = try upload(source, as: name, in: area, exactly: false) else {
+            throw DropFolderError(location: location, operation: "publish \(name)", reason: "no free name")
+        }
+        return used
+    }
+
+    public func place(_ source: URL, as name: String, in area: DropArea) throws -> Bool {
+        try upload(source, as: name, in: area, exactly: true) != nil
+    }
+
+    public func remove(_ name: String, from area: DropArea) throws {
+        guard DropFileName.isSafe(name), area != .inbox else {
+            throw DropFolderError(location: location, operation: "remove", reason: "refused unsafe file name or area")
+        }
+        try perform("remove \(area.rawValue)/\(name)") { session in
+            guard try session.size(self.path(area, name)) != nil else { return }
+            try session.remove(self.path(area, name))
+        }
+    }
+
+    /// Uploads under a hidden temporary name, then renames to the first free candidate
+    /// (only `name` itself when `exactly`); nil when no name was free.
+    private func upload(_ source: URL, as name: String, in area: DropArea, exactly: Bool) throws -> String? {
         guard DropFileName.isSafe(name) else {
             throw DropFolderError(location: location, operation: "publish", reason: "refused unsafe file name")
         }
@@ -93,7 +118,11 @@ public final class SFTPDropFolder: DropFolder, @unchecked Sendable {
             claiming = nil
             do {
                 try session.upload(source, to: upload)
-                return try self.claim(session, from: upload, name: name, in: area) { claiming = $0 }
+                let used = try self.claim(session, from: upload, name: name, in: area, attempts: exactly ? 1 : 1000) {
+                    claiming = $0
+                }
+                if used == nil { try? session.remove(upload) }
+                return used
             } catch let failure as SFTPFailure where !failure.transient {
                 try? session.remove(upload)
                 throw failure
@@ -114,20 +143,24 @@ public final class SFTPDropFolder: DropFolder, @unchecked Sendable {
                 return claiming ?? name
             }
             try session.makeDirectory(self.path(.archive))
-            return try self.claim(session, from: self.path(.inbox, name), name: name, in: .archive) { claiming = $0 }
+            guard let used = try self.claim(session, from: self.path(.inbox, name), name: name, in: .archive, attempts: 1000,
+                                            attempting: { claiming = $0 }) else {
+                throw SFTPFailure(reason: "no free name", transient: false)
+            }
+            return used
         }
     }
 
     /// Renames `source` to the first free candidate name in `area`; `attempting` hears each
     /// name just before it is tried.
-    private func claim(_ session: SFTPSession, from source: String, name: String, in area: DropArea,
-                       attempting: (String) -> Void) throws -> String {
-        for attempt in 1...1000 {
+    private func claim(_ session: SFTPSession, from source: String, name: String, in area: DropArea, attempts: Int,
+                       attempting: (String) -> Void) throws -> String? {
+        for attempt in 1...attempts {
             let candidate = DropFileName.candidate(name, attempt: attempt)
             attempting(candidate)
             if try session.rename(source, to: path(area, candidate)) { return candidate }
         }
-        throw SFTPFailure(reason: "no free name", transient: false)
+        return nil
     }
 
     // MARK: - Connection

@@ -14,13 +14,29 @@ public struct RunSummary: Sendable, Codable {
 /// What one run did for one organisation.
 public struct OrganisationSummary: Sendable, Codable {
     public var id: String
+    /// How its deliveries were taken: `live`, `test` (test mode or before the integration
+    /// start) or `dry`.
+    public var mode: String = "live"
     public var deliveries: [DeliverySummary]
     /// Deliveries left in the inbox because they are not complete yet.
     public var waiting: [String]
+    /// Complete deliveries left in the inbox because an earlier one is held.
+    public var heldBack: [String] = []
+    /// Held deliveries waiting for an operator (`rosterdrop holds`).
+    public var holds: [String] = []
     /// Inbox names that belong to no delivery.
     public var unrecognised: Int
+    public var calendar: CalendarSummary?
     /// Why the organisation could not be processed (the others still were).
     public var error: String?
+
+    public init(id: String, deliveries: [DeliverySummary], waiting: [String], unrecognised: Int, error: String?) {
+        self.id = id
+        self.deliveries = deliveries
+        self.waiting = waiting
+        self.unrecognised = unrecognised
+        self.error = error
+    }
 }
 
 /// One run of the job over every configured organisation.
@@ -33,7 +49,7 @@ public struct SyncJob {
     /// Compare every row with the portal, not only those changed since what the job last
     /// wrote: puts back Skolon's values where someone edited them in the portal.
     public var full: Bool
-    public var now: @Sendable () -> Date
+    public var clock: JobClock
     public var logger: Logger
 
     public init(configuration: JobConfiguration, dryRun: Bool = false, full: Bool = false,
@@ -41,7 +57,7 @@ public struct SyncJob {
         self.configuration = configuration
         self.dryRun = dryRun
         self.full = full
-        self.now = now
+        self.clock = JobClock(now: now, timeZone: configuration.timeZone)
         self.logger = logger
     }
 
@@ -51,52 +67,29 @@ public struct SyncJob {
         let database = try PortalDatabase(path: configuration.database)
         let scratch = URL(fileURLWithPath: configuration.scratch, isDirectory: true)
         try? FileManager.default.removeItem(at: scratch)
-        let started = now()
+        let started = clock.now()
         var runID: Int64?
         if !dryRun {
             runID = try database.writer.write { db in
-                try db.execute(sql: "INSERT INTO runs (started_at, dry_run) VALUES (?, 0)", arguments: [DeliveryProcessor.iso(started)])
+                try db.execute(sql: "INSERT INTO runs (started_at, dry_run) VALUES (?, 0)", arguments: [JobClock.iso(started)])
                 return db.lastInsertedRowID
             }
         }
         var summaries: [OrganisationSummary] = []
         for organisation in configuration.organisations {
-            summaries.append(process(organisation, database: database, runID: runID, scratch: scratch))
+            let context = OrganisationContext(organisation: organisation, database: database, folder: organisation.drop.open(),
+                                              clock: clock, now: started, runID: runID, mode: dryRun ? .dry : .live,
+                                              full: full, scratch: scratch, logger: logger)
+            summaries.append(OrganisationRun(context: context, retention: configuration.retention).run())
         }
         let summary = RunSummary(dryRun: dryRun, organisations: summaries)
         if let runID {
             try database.writer.write { db in
                 try db.execute(sql: "UPDATE runs SET finished_at = ?, outcome = ? WHERE id = ?",
-                               arguments: [DeliveryProcessor.iso(now()), summary.succeeded ? "ok" : "failed", runID])
+                               arguments: [JobClock.iso(clock.now()), summary.succeeded ? "ok" : "failed", runID])
             }
         }
         try? FileManager.default.removeItem(at: scratch)
-        return summary
-    }
-
-    private func process(_ organisation: OrganisationConfiguration, database: PortalDatabase, runID: Int64?,
-                         scratch: URL) -> OrganisationSummary {
-        var summary = OrganisationSummary(id: organisation.id, deliveries: [], waiting: [], unrecognised: 0, error: nil)
-        let folder = organisation.drop.open()
-        do {
-            let files = try folder.list(.inbox)
-            let stableSince = organisation.mapping.delivery.manifest == nil
-                ? try database.observe(files, organisation: organisation.id, now: now(), record: !dryRun) : nil
-            let scan = organisation.mapping.scan(files, now: now(), stableSince: stableSince)
-            summary.waiting = scan.waiting.map(\.timestamp)
-            summary.unrecognised = scan.unrecognised.count
-            logger.info("inbox scanned", metadata: ["organisation": "\(organisation.id)", "ready": "\(scan.ready.count)",
-                                                    "waiting": "\(scan.waiting.count)", "unrecognised": "\(scan.unrecognised.count)"])
-            let processor = DeliveryProcessor(database: database, organisation: organisation, folder: folder, runID: runID,
-                                              dryRun: dryRun, full: full, now: now(), scratch: scratch, logger: logger)
-            for delivery in scan.ready {
-                summary.deliveries.append(try processor.process(delivery))
-            }
-        } catch {
-            // Only this organisation stops; the error text names ids and paths, never row values.
-            summary.error = String(describing: error)
-            logger.error("organisation failed", metadata: ["organisation": "\(organisation.id)", "error": "\(error)"])
-        }
         return summary
     }
 }

@@ -42,7 +42,8 @@ extension Mapping {
 
     static func loadLayout(_ url: URL) throws -> DeliveryLayout {
         let object = try YAMLObject.parse(read(url), file: url.path,
-                                          allowed: ["version", "manifest", "stable_seconds", "required", "max_file_bytes"])
+                                          allowed: ["version", "manifest", "stable_seconds", "required", "max_file_bytes",
+                                                   "max_field_bytes", "max_record_bytes"])
         try checkVersion(object)
         let manifest = try object.string("manifest")
         let stable = try object.int("stable_seconds")
@@ -59,9 +60,23 @@ extension Mapping {
             }
             return kind
         }
-        let maxBytes = try object.int("max_file_bytes") ?? 8 << 30
+        var limits = ReadLimits()
+        let maxBytes = try object.int("max_file_bytes") ?? Int(limits.fileBytes)
         guard maxBytes > 0 else { throw object.error("max_file_bytes", "must be positive") }
-        return DeliveryLayout(manifest: manifest, stableSeconds: stable, required: required, maxFileBytes: Int64(maxBytes))
+        limits.fileBytes = Int64(maxBytes)
+        if let field = try object.int("max_field_bytes") {
+            guard field >= 16, field <= 16 << 20 else { throw object.error("max_field_bytes", "\(field) is outside 16…16777216") }
+            limits.fieldBytes = field
+        }
+        if let record = try object.int("max_record_bytes") {
+            guard record >= limits.fieldBytes, record <= 64 << 20 else {
+                throw object.error("max_record_bytes", "\(record) is outside max_field_bytes…67108864")
+            }
+            limits.recordBytes = record
+        } else {
+            limits.recordBytes = max(limits.recordBytes, limits.fieldBytes)
+        }
+        return DeliveryLayout(manifest: manifest, stableSeconds: stable, required: required, limits: limits)
     }
 
     static let fieldKeys: Set<String> = [

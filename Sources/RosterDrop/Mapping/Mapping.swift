@@ -22,8 +22,25 @@ public struct DeliveryLayout: Sendable {
     public var stableSeconds: Int?
     /// Kinds every delivery must contain; a delivery without one is refused.
     public var required: [EntityKind]
-    /// Largest decompressed size accepted for one file, in bytes.
-    public var maxFileBytes: Int64
+    /// How large a file, a field and a record may be.
+    public var limits: ReadLimits
+}
+
+/// Bounds on what one delivered file may hold, so that no input makes memory grow
+/// (`delivery.yaml`: `max_file_bytes`, `max_field_bytes`, `max_record_bytes`).
+public struct ReadLimits: Sendable, Equatable {
+    /// Largest decompressed size accepted for one file; past it the delivery is refused.
+    public var fileBytes: Int64
+    /// Largest field; a longer one makes its record a finding (`csv.too_long`).
+    public var fieldBytes: Int
+    /// Largest record, delimiters included; a longer one is a finding too.
+    public var recordBytes: Int
+
+    public init(fileBytes: Int64 = 8 << 30, fieldBytes: Int = 64 << 10, recordBytes: Int = 1 << 20) {
+        self.fileBytes = fileBytes
+        self.fieldBytes = fieldBytes
+        self.recordBytes = recordBytes
+    }
 }
 
 /// How one kind of data file is read and validated.

@@ -29,6 +29,9 @@ public struct CSVProblem: Sendable, Equatable {
         case wrongCellCount(expected: Int, found: Int)
         /// The record holds bytes that are not valid in the declared encoding.
         case invalidEncoding
+        /// A field (`field` true) or the whole record is longer than the reader's bound; its
+        /// bytes were skipped, not held.
+        case tooLong(field: Bool)
     }
 
     /// The 1-based physical line on which the record starts.
@@ -77,6 +80,12 @@ public struct CSVReader {
 
     private let delimiter: UInt8
     private let encoding: TextEncoding
+    private let maxFieldBytes: Int
+    private let maxRecordBytes: Int
+    /// Bytes of the current record so far, delimiters included.
+    private var recordBytes = 0
+    /// Set once the current record passed a bound: nothing more of it is kept.
+    private var overLimit: CSVProblem.Kind?
     /// The first record, once read (it is also emitted as a record).
     ///
     /// When the first record is itself a problem, the header stays nil until a well-formed
@@ -104,9 +113,14 @@ public struct CSVReader {
     private var atStart = true
 
     /// Creates a reader; `delimiter` must be an ASCII byte other than a quote, CR or LF.
-    public init(delimiter: UInt8 = UInt8(ascii: ","), encoding: TextEncoding = .utf8) {
+    /// A field over `maxFieldBytes` or a record over `maxRecordBytes` becomes a `tooLong`
+    /// problem, and memory stays bounded by them whatever the input.
+    public init(delimiter: UInt8 = UInt8(ascii: ","), encoding: TextEncoding = .utf8,
+                maxFieldBytes: Int = .max, maxRecordBytes: Int = .max) {
         self.delimiter = delimiter
         self.encoding = encoding
+        self.maxFieldBytes = maxFieldBytes
+        self.maxRecordBytes = maxRecordBytes
     }
 
     /// Reads `bytes`, emitting every record (or problem) that ends within them.
@@ -142,7 +156,7 @@ public struct CSVReader {
         switch state {
         case .recordStart, .skipLine:
             break
-        case .unquoted where fields.isEmpty && fieldLength == 0:
+        case .unquoted where fields.isEmpty && fieldLength == 0 && overLimit == nil:
             break
         case .fieldStart, .unquoted, .quoteInQuoted:
             endField()
@@ -211,7 +225,7 @@ public struct CSVReader {
                     state = .fieldStart
                 } else if byte == lineFeed {
                     line += 1
-                    if fields.isEmpty && fieldLength == 0 {
+                    if fields.isEmpty && fieldLength == 0 && overLimit == nil {
                         state = .recordStart  // an empty line
                     } else {
                         endField()
@@ -283,8 +297,13 @@ public struct CSVReader {
 
     private mutating func appendToField(_ start: UnsafePointer<UInt8>, _ count: Int, bitsSeen: UInt8) {
         guard count > 0 else { return }
+        recordBytes &+= count
         let offset = fieldLength
         let needed = offset + count
+        if overLimit != nil || needed > maxFieldBytes || recordBytes > maxRecordBytes {
+            if overLimit == nil { overLimit = .tooLong(field: needed > maxFieldBytes) }
+            return
+        }
         if needed > fieldStorage.count {
             fieldStorage.append(contentsOf: repeatElement(0, count: max(needed, 2 * fieldStorage.count) - fieldStorage.count))
         }
@@ -304,10 +323,14 @@ public struct CSVReader {
         fieldBitsSeen = 0
         fields.removeAll(keepingCapacity: true)
         recordHasInvalidEncoding = false
+        recordBytes = 0
+        overLimit = nil
     }
 
     private mutating func endField() {
-        fields.append(decodeField())
+        recordBytes &+= 1
+        if overLimit == nil && recordBytes > maxRecordBytes { overLimit = .tooLong(field: false) }
+        if overLimit == nil { fields.append(decodeField()) }
         fieldLength = 0
         fieldBitsSeen = 0
     }
@@ -317,6 +340,10 @@ public struct CSVReader {
         state = .recordStart
         // Clearing after the emit lets the array keep its storage when the caller did not.
         defer { discardRecord() }
+        if let overLimit {
+            try emit(.problem(CSVProblem(line: recordLine, kind: overLimit)))
+            return
+        }
         if recordHasInvalidEncoding {
             try emit(.problem(CSVProblem(line: recordLine, kind: .invalidEncoding)))
             return

@@ -26,7 +26,7 @@ extension Reconciliation {
     /// holder is deleted, and nothing may point at an account or group when it goes. Every
     /// record written from a row takes the row's hash, so the next delivery can tell it
     /// unchanged.
-    func apply(now: String) throws {
+    func apply(now: String, deliveryID: Int64? = nil, reason: RemovalReason = .snapshot) throws {
         let org = organisation
         // Groups and accounts; adopted accounts keep their id and data, become linked and
         // take Skolon's fields.
@@ -101,11 +101,11 @@ extension Reconciliation {
         try db.execute(sql: """
             DELETE FROM licenses WHERE id IN (SELECT license_ref FROM plan_distribution_orders WHERE action = 'remove')
             """)
-        // Memberships in manual groups of people who leave (not Skolon's to count), then the
-        // people and groups themselves.
-        try db.execute(sql: "DELETE FROM memberships WHERE account_id IN (SELECT account_id FROM plan_users WHERE action = 'remove')")
+        // The people who leave, with what is left pointing at them (memberships in manual
+        // groups: not Skolon's to count), logged; then the groups.
+        try AccountRemoval.remove(db, organisation: org, select: "SELECT account_id FROM plan_users WHERE action = 'remove'",
+                                  reason: reason, deliveryID: deliveryID, at: now)
         try db.execute(sql: "DELETE FROM memberships WHERE group_id IN (SELECT group_ref FROM plan_groups WHERE action = 'remove')")
-        try db.execute(sql: "DELETE FROM accounts WHERE id IN (SELECT account_id FROM plan_users WHERE action = 'remove')")
         try db.execute(sql: "DELETE FROM groups WHERE id IN (SELECT group_ref FROM plan_groups WHERE action = 'remove')")
     }
 }

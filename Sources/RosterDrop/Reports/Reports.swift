@@ -9,6 +9,8 @@ public enum DeliveryOutcome: String, Sendable, Codable {
     case refused
     case duplicate
     case test
+    /// A held delivery an operator discarded: nothing of it was applied.
+    case discarded
 }
 
 /// Writes the two report files of a delivery into a local folder, ready to publish.
@@ -45,21 +47,31 @@ enum ReportWriter {
         return count
     }
 
-    /// Writes `receipt_<ts>.csv`: one row per entity.
+    /// Writes `receipt_<ts>.csv`: one row per entity, and while old accounts are at risk
+    /// of the integration's clean-up, a last row `accounts_at_risk` whose `received` cell
+    /// counts them (the list itself is `accounts_at_risk_<ts>.csv`).
     static func writeReceipt(timestamp: String, organisation: String, outcome: DeliveryOutcome,
-                             counts: [EntityKind: EntityCounts], to url: URL) throws {
+                             counts: [EntityKind: EntityCounts], atRisk: Int? = nil, to url: URL) throws {
         var text = CSVWriter.line(receiptHeader)
-        for kind in EntityKind.allCases {
+        var rows = EntityKind.allCases.map { kind in
             let entity = counts[kind] ?? EntityCounts()
-            let cells = [timestamp, organisation, outcome.rawValue, kind.rawValue] +
-                [entity.received, entity.accepted, entity.rejected, entity.created, entity.updated, entity.removed].map(String.init)
+            return (kind.rawValue, [entity.received, entity.accepted, entity.rejected, entity.created, entity.updated, entity.removed])
+        }
+        if let atRisk { rows.append(("accounts_at_risk", [atRisk, 0, 0, 0, 0, 0])) }
+        for (entity, numbers) in rows {
+            let cells = [timestamp, organisation, outcome.rawValue, entity] + numbers.map(String.init)
             text += CSVWriter.line(cells.map(SpreadsheetSafety.neutralise))
         }
+        try writeLocal(text, to: url)
+    }
+
+    /// Writes a plain CSV report file into the local work folder.
+    static func writeLocal(_ text: String, to url: URL) throws {
         do {
             try Data(text.utf8).write(to: url)
         } catch {
             throw DropFolderError(location: url.deletingLastPathComponent().path, operation: "write \(url.lastPathComponent)",
-                                  reason: "cannot write the receipt locally")
+                                  reason: "cannot write the report locally")
         }
     }
 }

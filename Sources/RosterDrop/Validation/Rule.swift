@@ -8,6 +8,7 @@ public enum Rule: String, Sendable, CaseIterable {
     case strayQuote = "csv.stray_quote"
     case cellCount = "csv.cell_count"
     case encoding = "csv.encoding"
+    case tooLong = "csv.too_long"
     case required = "field.required"
     case pattern = "field.pattern"
     case length = "field.length"
@@ -35,6 +36,8 @@ public enum Rule: String, Sendable, CaseIterable {
     case manifestInvalid = "manifest.invalid"
     case missingKind = "delivery.missing_file"
     case stale = "delivery.stale"
+    case badTimestamp = "delivery.timestamp"
+    case exportUnknownProduct = "export.unknown_product"
     case removalsSuspended = "delivery.removals_suspended"
 
     /// The Swedish message, with `detail` filled in.
@@ -44,6 +47,7 @@ public enum Rule: String, Sendable, CaseIterable {
         case .strayQuote: return "Ett citattecken står mitt i ett fält. Omge hela fältet med citattecken och dubblera citattecken inuti (\"\")."
         case .cellCount: return "Raden har fel antal fält (förväntat \(part(detail, 0)), hittade \(part(detail, 1))). Kontrollera avgränsare och citattecken."
         case .encoding: return "Raden innehåller tecken som inte är giltiga i filens teckenkodning (\(detail)). Spara filen i rätt kodning."
+        case .tooLong: return detail.hasPrefix("field:") ? "Ett fält på raden är längre än tillåtet (högst \(part(detail, 1, ":")) byte); raden används inte. Kontrollera radbrytningar och citattecken i exporten." : "Raden är längre än tillåtet (högst \(part(detail, 1, ":")) byte); raden används inte. Kontrollera radbrytningar och citattecken i exporten."
         case .required: return "Fältet är obligatoriskt men saknar värde. Fyll i det i källsystemet."
         case .pattern: return "Värdet har fel format (förväntat: \(detail)). Rätta värdet i källsystemet."
         case .length: return detail.hasPrefix("min:") ? "Värdet är för kort (minst \(part(detail, 1)) tecken)." : "Värdet är för långt (högst \(part(detail, 1)) tecken)."
@@ -71,6 +75,8 @@ public enum Rule: String, Sendable, CaseIterable {
         case .manifestInvalid: return "Manifestet kunde inte läsas (rad \(detail)): det ska ha rubriken file,rows,sha256 och en rad per fil med antal rader och sha256 i hex. Ingenting i leveransen har lästs in."
         case .missingKind: return "Leveransen saknar en fil som krävs (\(detail)). Ingenting i leveransen har lästs in."
         case .stale: return "Leveransen är äldre än en som redan lästs in (\(detail)) och används inte."
+        case .badTimestamp: return detail == "future" ? "Leveransens tidsstämpel ligger i framtiden; den används inte. Kontrollera klockan i systemet som skapar filerna." : "Leveransens tidsstämpel är inte en giltig tidpunkt (ÅÅÅÅMMDDTHHMMSSZ i UTC); den används inte."
+        case .exportUnknownProduct: return "Licensen gäller en produkt som saknas i portalens produktkatalog och skickas därför inte till Skolon. Kontakta förlagets support."
         case .removalsSuspended: return "Filen har rader som inte kunde läsas; därför tas inget bort för den här filen i denna leverans."
         }
     }
@@ -82,6 +88,7 @@ public enum Rule: String, Sendable, CaseIterable {
         case .strayQuote: return "A quote character stands inside a field. Quote the whole field and double any quote inside it (\"\")."
         case .cellCount: return "The row has the wrong number of fields (expected \(part(detail, 0)), found \(part(detail, 1))). Check delimiters and quotes."
         case .encoding: return "The row has characters that are not valid in the file's encoding (\(detail)). Save the file in the right encoding."
+        case .tooLong: return detail.hasPrefix("field:") ? "A field on this row is longer than allowed (at most \(part(detail, 1, ":")) bytes); the row is not used. Check line breaks and quotes in the export." : "The row is longer than allowed (at most \(part(detail, 1, ":")) bytes); the row is not used. Check line breaks and quotes in the export."
         case .required: return "This field is required but empty. Fill it in at the source."
         case .pattern: return "The value has the wrong format (expected: \(detail)). Correct it at the source."
         case .length: return detail.hasPrefix("min:") ? "The value is too short (at least \(part(detail, 1)) characters)." : "The value is too long (at most \(part(detail, 1)) characters)."
@@ -109,6 +116,8 @@ public enum Rule: String, Sendable, CaseIterable {
         case .manifestInvalid: return "The manifest could not be read (line \(detail)): it needs the header file,rows,sha256 and one row per file with its row count and hex sha256. Nothing in the delivery was applied."
         case .missingKind: return "The delivery lacks a file it needs (\(detail)). Nothing in the delivery was applied."
         case .stale: return "The delivery is older than one already applied (\(detail)) and is not used."
+        case .badTimestamp: return detail == "future" ? "The delivery's timestamp is in the future; it is not used. Check the clock of the system that writes the files." : "The delivery's timestamp is not a real time (YYYYMMDDTHHMMSSZ in UTC); it is not used."
+        case .exportUnknownProduct: return "The license is for a product missing from the portal's catalogue, so it is not sent to Skolon. Contact the publisher's support."
         case .removalsSuspended: return "The file has rows that could not be read; nothing is removed for this file in this delivery."
         }
     }
@@ -150,8 +159,8 @@ public enum Rule: String, Sendable, CaseIterable {
     }
 
     /// The `index`th `/`-separated part of a detail such as `8/9`.
-    private func part(_ detail: String, _ index: Int) -> String {
-        let parts = detail.split(separator: "/", omittingEmptySubsequences: false)
+    private func part(_ detail: String, _ index: Int, _ separator: Character = "/") -> String {
+        let parts = detail.split(separator: separator, omittingEmptySubsequences: false)
         return index < parts.count ? String(parts[index]) : ""
     }
 }

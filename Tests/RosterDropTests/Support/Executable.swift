@@ -29,10 +29,13 @@ struct Executable {
         var description: String { "\(name) is not built; run `swift build` (make test does) first" }
     }
 
-    func run(_ arguments: [String], in directory: URL? = nil) throws -> Result {
+    func run(_ arguments: [String], in directory: URL? = nil, environment: [String: String] = [:]) throws -> Result {
         let process = Process()
         process.executableURL = url
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        }
         if let directory { process.currentDirectoryURL = directory }
         let out = Pipe()
         let err = Pipe()

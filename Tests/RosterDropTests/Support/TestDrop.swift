@@ -14,6 +14,8 @@ final class TestDrop {
     static let ordersHeader = "order_id,person_id,product_id,license_type,valid_from,valid_to"
     static let productA = "9789140000001"
     static let productB = "9789140000002"
+    /// Holds never triggered: for tests about other things that remove a lot.
+    static let noHolds = "hold: {users: 100, groups: 100, memberships: 100, licenses: 100}"
 
     let root: URL
     let configPath: String
@@ -23,7 +25,7 @@ final class TestDrop {
     /// the local folder; its files still live in `drop/<id>/` here, served by a test sshd.
     /// `reusing` takes over an earlier TestDrop's folder and database (with a new config).
     init(organisations: [(String, [String])] = [("org1", ["12345678", "23456789"])], mapping: String = TestDrop.skolonMapping,
-         reusing: URL? = nil, remote: [String: (URL) -> String] = [:]) throws {
+         reusing: URL? = nil, remote: [String: (URL) -> String] = [:], settings: String = "") throws {
         root = reusing ?? FileManager.default.temporaryDirectory.appendingPathComponent("rosterdrop-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
         databasePath = root.appendingPathComponent("portal.sqlite").path
@@ -37,6 +39,8 @@ final class TestDrop {
             } else {
                 config += "    drop: drop/\(id)\n    mappings: \(mapping)\n"
             }
+            // Extra organisation keys, one per line (`mode: test`, `hold: {…}`, …).
+            for line in settings.split(separator: "\n") { config += "    \(line)\n" }
         }
         try config.write(toFile: configPath, atomically: true, encoding: .utf8)
         if reusing != nil { return }

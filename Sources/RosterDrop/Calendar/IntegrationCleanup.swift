@@ -1,0 +1,104 @@
+import Crypto
+import Foundation
+import GRDB
+
+/// The clean-up after an integration start (contract rule 5): accounts that existed at the
+/// start and have no license through Skolon `cleanup_days` after it are deleted, with their
+/// personal data, on the first run on or after that deadline. From `cleanup_warning_days`
+/// before it, the accounts still at risk are listed in the outbox
+/// (`accounts_at_risk_<ts>.csv`: what the school needs to license them in Skolon or fix an
+/// e-mail so they are adopted) — once a day, and again whenever the list changes.
+struct IntegrationCleanup {
+    let context: OrganisationContext
+    let startedOn: CalendarDay
+
+    var policy: IntegrationPolicy { context.organisation.integration }
+    var deadline: CalendarDay { startedOn.adding(days: policy.cleanupDays) }
+    var isDue: Bool { context.today >= deadline }
+    var isWarning: Bool { !isDue && context.today >= deadline.adding(days: -policy.warningDays) }
+
+    /// Accounts noted at the start that hold no Skolon license now.
+    static let atRiskSQL = """
+        SELECT a.id, a.email, a.school_unit_code, a.role FROM integration_cohort c JOIN accounts a ON a.id = c.account_id
+        WHERE c.organisation_id = ?1 AND a.organisation_id = ?1
+          AND NOT EXISTS (SELECT 1 FROM licenses l WHERE l.account_id = a.id AND l.source = 'skolon')
+        ORDER BY a.id
+        """
+
+    /// How many accounts are at risk, when the warning period runs; else nil.
+    func atRiskCount(_ db: Database) throws -> Int? {
+        guard isWarning, try !isDone(db) else { return nil }
+        return try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM (\(Self.atRiskSQL))", arguments: [context.id])
+    }
+
+    private func isDone(_ db: Database) throws -> Bool {
+        try String.fetchOne(db, sql: "SELECT cleanup_done_at FROM organisations WHERE id = ?", arguments: [context.id]) != nil
+    }
+
+    struct Outcome {
+        var deleted: (accounts: Int, licenses: Int, memberships: Int)?
+        var atRisk: Int?
+        var notice: String?
+    }
+
+    func run() throws -> Outcome {
+        var outcome = Outcome()
+        if isDue {
+            try context.database.writer.write { db in
+                guard try !isDone(db) else { return }
+                let removed = try AccountRemoval.remove(db, organisation: context.id, select: """
+                    SELECT id FROM (\(Self.atRiskSQL))
+                    """, arguments: [context.id], reason: .integrationDeadline, deliveryID: nil, at: context.stamp)
+                try db.execute(sql: "DELETE FROM integration_cohort WHERE organisation_id = ?", arguments: [context.id])
+                try db.execute(sql: "UPDATE organisations SET cleanup_done_at = ? WHERE id = ?", arguments: [context.stamp, context.id])
+                try db.execute(sql: """
+                    INSERT INTO calendar_events (run_id, organisation_id, kind, happened_at, accounts, memberships, licenses)
+                    VALUES (?, ?, 'integration_cleanup', ?, ?, ?, ?)
+                    """, arguments: [context.runID, context.id, context.stamp, removed.accounts, removed.memberships, removed.licenses])
+                outcome.deleted = removed
+                FaultPoint.hit("cleanup-commit")
+            }
+            if let deleted = outcome.deleted {
+                context.logger.info("integration clean-up: old accounts without a Skolon license deleted", metadata: [
+                    "organisation": "\(context.id)", "accounts": "\(deleted.accounts)", "licenses": "\(deleted.licenses)",
+                ])
+            }
+            return outcome
+        }
+        guard isWarning else { return outcome }
+        let work = try context.workFolder("at-risk")
+        defer { try? FileManager.default.removeItem(at: work) }
+        var answerID: Int64?
+        try context.database.writer.write { db in
+            guard try !isDone(db) else { return }
+            let rows = try GRDB.Row.fetchAll(db, sql: Self.atRiskSQL, arguments: [context.id])
+            outcome.atRisk = rows.count
+            var text = CSVWriter.line(["account_id", "email", "school_unit_code", "role", "deadline"])
+            for row in rows {
+                let cells: [String?] = [String(row["id"] as Int64), row["email"], row["school_unit_code"], row["role"], deadline.iso]
+                text += CSVWriter.line(cells.map { SpreadsheetSafety.neutralise($0 ?? "") })
+            }
+            // Once a day, and again when the list changed (an adoption, a fixed e-mail).
+            let digest = Digest.sha256Hex(Data(text.utf8))
+            let last = try GRDB.Row.fetchOne(db, sql: "SELECT day, digest FROM notices WHERE organisation_id = ? AND kind = 'accounts_at_risk'",
+                                             arguments: [context.id])
+            if let last, last["day"] as String == context.today.iso, last["digest"] as String == digest { return }
+            try db.execute(sql: """
+                INSERT INTO notices (organisation_id, kind, day, digest) VALUES (?, 'accounts_at_risk', ?, ?)
+                ON CONFLICT (organisation_id, kind) DO UPDATE SET day = excluded.day, digest = excluded.digest
+                """, arguments: [context.id, context.today.iso, digest])
+            let local = work.appendingPathComponent("at-risk.csv")
+            try ReportWriter.writeLocal(text, to: local)
+            let name = "accounts_at_risk_\(JobClock.stamp(context.now)).csv"
+            answerID = try context.answers.store(Answer(kind: "accounts_at_risk", deliveryID: nil, files: [(name, local)]),
+                                                 db: db, at: context.stamp).id
+        }
+        if let answerID {
+            outcome.notice = try context.publishPending()[answerID]?.first
+            context.logger.info("accounts at risk listed", metadata: [
+                "organisation": "\(context.id)", "accounts": "\(outcome.atRisk ?? 0)", "deadline": "\(deadline)",
+            ])
+        }
+        return outcome
+    }
+}

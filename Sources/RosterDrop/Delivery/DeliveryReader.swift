@@ -1,0 +1,161 @@
+import Crypto
+import Foundation
+import GRDB
+import Logging
+
+/// A delivery read and checked into staging, ready to be planned.
+struct ReadDelivery {
+    var loads: [EntityKind: FileLoad]
+    var counts: [EntityKind: EntityCounts]
+    /// A digest of the data files by kind, independent of their names.
+    var content: String
+    /// Accepted users without any accepted order, so not in the portal (contract rule 1).
+    var unlicensed: Int
+    /// Accepted orders already past their `valid_to`: they grant nothing (rule 7).
+    var expiredOrders: Int
+    /// Kinds whose removals are suspended because some rows could not be keyed.
+    var suspended: Set<EntityKind>
+}
+
+/// Reads one complete delivery — manifest, every data file streamed through the checks —
+/// into the staging tables. Refuses the whole delivery (`DeliveryRefusal`) when its files
+/// and manifest disagree or a file cannot be read; writes nothing but temporary tables.
+struct DeliveryReader {
+    let organisation: OrganisationConfiguration
+    let folder: any DropFolder
+    /// Compare every row, not only those changed since the job last wrote.
+    let full: Bool
+    /// Orders ending before this day grant nothing.
+    let today: CalendarDay
+    let work: URL
+    let logger: Logger
+
+    var mapping: Mapping { organisation.mapping }
+
+    func read(_ delivery: Delivery, db: Database) throws -> ReadDelivery {
+        var counts: [EntityKind: EntityCounts] = [:]
+        let manifest = try readManifest(delivery)
+        try checkPresence(delivery, manifest: manifest)
+        let products = try ProductCatalogue.ids(db)
+        let index = DeliveryIndex(hashing: RowHashing(rowKey: try PortalDatabase.rowHashKey(db)), full: full, today: today.iso)
+        let checks = CrossFileChecks(db: db, mapping: mapping, organisation: organisation.id, index: index,
+                                     files: delivery.files.mapValues(\.name))
+        var loads: [EntityKind: FileLoad] = [:]
+        // Users and groups first: the files after them are checked against them as they stream.
+        for (kind, file) in delivery.files.sorted(by: { $0.key < $1.key }) {
+            guard let fileMapping = mapping.files[kind] else { continue }
+            let started = ContinuousClock.now
+            let local = try folder.fetch(file.name, scratch: work)
+            // A manifest's count is checked only after reading: a false one must not make
+            // the job reserve more than a national file needs.
+            let expected = min(manifest?.entries[file.name]?.rows ?? 0, 5_000_000)
+            index.reserve(kind, rows: expected)
+            index.setApplied(kind, try PortalDatabase.appliedHashes(kind, organisation: organisation.id,
+                                                                    expected: expected, db))
+            var loaded: FileLoad?
+            try db.inTransaction {
+                let parser = FileParser(mapping: fileMapping, name: file.name, limits: mapping.delivery.limits,
+                                        schoolUnits: Set(organisation.schoolUnits), products: products,
+                                        organisation: organisation.id, hashing: index.hashing)
+                loaded = try FileLoader(parser: parser, db: db, index: index)
+                    .run(url: local, expectedSHA256: manifest?.entries[file.name]?.sha256)
+                try checks.run(kind)
+                return .commit
+            }
+            index.finish(kind)
+            guard let load = loaded else { continue }
+            try verify(load, against: manifest)
+            loads[kind] = load
+            counts[kind, default: EntityCounts()].received = load.records
+            logger.info("file staged", metadata: ["organisation": "\(organisation.id)", "delivery": "\(delivery.timestamp)",
+                                                  "file": "\(kind.rawValue)", "records": "\(load.records)",
+                                                  "seconds": "\(Self.seconds(since: started))",
+                                                  "parser_waited": "\(Self.seconds(load.parserWaited))",
+                                                  "loader_waited": "\(Self.seconds(load.loaderWaited))"])
+        }
+        let presentUsers = index.licensedUsers()
+        try db.inTransaction {
+            try StagingArea.prepareForPlan(db, presentUsers: presentUsers.planned, vanished: [
+                .users: index.unmatched(.users), .memberships: index.unmatched(.memberships),
+                .distributionOrders: index.unmatched(.distributionOrders),
+            ])
+            return .commit
+        }
+        for (kind, load) in loads {
+            let accepted = index.acceptedRows[kind] ?? 0
+            counts[kind]?.accepted = accepted
+            counts[kind]?.rejected = load.records - accepted
+        }
+        let unlicensed = loads[.users] != nil && loads[.distributionOrders] != nil
+            ? max(0, (index.acceptedRows[.users] ?? 0) - presentUsers.count) : 0
+        let suspended = Set(loads.values.filter { $0.unkeyed > 0 }.map(\.kind))
+        if !suspended.isEmpty {
+            try StagingArea.insert(suspended.sorted().compactMap { kind in
+                loads[kind].map { Finding(file: $0.name, line: 0, rule: .removalsSuspended) }
+            }, db)
+        }
+        return ReadDelivery(loads: loads, counts: counts, content: Self.contentHash(loads), unlicensed: unlicensed,
+                            expiredOrders: index.expiredOrders, suspended: suspended)
+    }
+
+    private func readManifest(_ delivery: Delivery) throws -> Manifest? {
+        guard let file = delivery.manifest else { return nil }
+        let local = try folder.fetch(file.name, scratch: work)
+        do {
+            return try Manifest.read(local)
+        } catch let error as ManifestError {
+            throw DeliveryRefusal(findings: [Finding(file: file.name, line: 0, rule: .manifestInvalid, detail: String(error.line))])
+        }
+    }
+
+    /// Refuses a delivery whose files and manifest disagree, or that lacks a required kind.
+    private func checkPresence(_ delivery: Delivery, manifest: Manifest?) throws {
+        var findings: [Finding] = []
+        let names = Set(delivery.files.values.map(\.name))
+        if let manifest, let manifestName = delivery.manifest?.name {
+            for name in manifest.entries.keys.sorted() where !names.contains(name) {
+                findings.append(Finding(file: name, line: 0, value: manifestName, rule: .manifestMissingFile))
+            }
+            for name in names.sorted() where manifest.entries[name] == nil {
+                findings.append(Finding(file: name, line: 0, rule: .manifestUnlisted))
+            }
+        }
+        for kind in mapping.delivery.required where delivery.files[kind] == nil {
+            let expected = mapping.files[kind]?.fileName(timestamp: delivery.timestamp) ?? kind.rawValue
+            findings.append(Finding(file: expected, line: 0, rule: .missingKind, detail: expected))
+        }
+        if delivery.files[.memberships] != nil, delivery.files[.groups] == nil || delivery.files[.users] == nil {
+            let expected = mapping.files[.groups]?.fileName(timestamp: delivery.timestamp) ?? "groups"
+            findings.append(Finding(file: expected, line: 0, rule: .missingKind, detail: expected))
+        }
+        if !findings.isEmpty { throw DeliveryRefusal(findings: findings) }
+    }
+
+    private func verify(_ load: FileLoad, against manifest: Manifest?) throws {
+        guard let manifest, let entry = manifest.entries[load.name] else { return }
+        if entry.sha256 != load.sha256 {
+            throw DeliveryRefusal(findings: [Finding(file: load.name, line: 0, rule: .manifestChecksum)])
+        }
+        if entry.rows != load.records {
+            throw DeliveryRefusal(findings: [Finding(file: load.name, line: 0, rule: .manifestRows,
+                                                     detail: "\(entry.rows)/\(load.records)")])
+        }
+    }
+
+    static func contentHash(_ loads: [EntityKind: FileLoad]) -> String {
+        var hasher = SHA256()
+        for (kind, load) in loads.sorted(by: { $0.key < $1.key }) {
+            hasher.update(data: Data("\(kind.rawValue)=\(load.sha256)\n".utf8))
+        }
+        return Digest.hex(hasher.finalize())
+    }
+
+    static func seconds(since start: ContinuousClock.Instant) -> String {
+        seconds(ContinuousClock.now - start)
+    }
+
+    static func seconds(_ duration: Duration) -> String {
+        let milliseconds = duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
+        return String(format: "%.3f", Double(milliseconds) / 1000)
+    }
+}

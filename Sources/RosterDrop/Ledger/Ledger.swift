@@ -1,0 +1,101 @@
+import Foundation
+import GRDB
+
+/// The job's own record of what it did with each organisation's deliveries: outcomes,
+/// counts, findings (without values) and holds. It keeps ids and counts only.
+struct Ledger {
+    let db: Database
+    let organisation: String
+
+    /// The last delivery applied to the portal.
+    struct Applied {
+        var id: Int64
+        var timestamp: String
+        var content: String?
+        var receivedAt: String
+    }
+
+    func latestApplied() throws -> Applied? {
+        guard let row = try GRDB.Row.fetchOne(db, sql: """
+            SELECT id, timestamp, content_sha256, received_at FROM deliveries
+            WHERE organisation_id = ? AND outcome IN ('applied', 'applied_with_rejects')
+            ORDER BY timestamp DESC, id DESC LIMIT 1
+            """, arguments: [organisation]) else { return nil }
+        return Applied(id: row["id"], timestamp: row["timestamp"], content: row["content_sha256"], receivedAt: row["received_at"])
+    }
+
+    /// Whether a delivery with this timestamp was already taken: applied, or answered in
+    /// test mode (then it is not taken again: switching to live applies the next one).
+    func wasTaken(_ timestamp: String) throws -> Bool {
+        try Bool.fetchOne(db, sql: """
+            SELECT EXISTS (SELECT 1 FROM deliveries WHERE organisation_id = ? AND timestamp = ?
+                           AND outcome IN ('applied', 'applied_with_rejects', 'test'))
+            """, arguments: [organisation, timestamp]) ?? false
+    }
+
+    /// Whether an applied delivery's changes may be removed without a hold: the first
+    /// delivery after the integration start is exempt (it replaces what the start cleared),
+    /// and so is an organisation's very first delivery (there is nothing to remove).
+    func isExemptFromHold(integrationStartedAt: String?) throws -> Bool {
+        if let integrationStartedAt {
+            return try !(Bool.fetchOne(db, sql: """
+                SELECT EXISTS (SELECT 1 FROM deliveries WHERE organisation_id = ? AND received_at >= ?
+                               AND outcome IN ('applied', 'applied_with_rejects'))
+                """, arguments: [organisation, integrationStartedAt]) ?? false)
+        }
+        return try latestApplied() == nil
+    }
+
+    /// Records a delivery's outcome, counts, files and findings; returns its ledger id.
+    func record(runID: Int64, timestamp: String, outcome: DeliveryOutcome, content: String?, loads: [FileLoad],
+                counts: [EntityKind: EntityCounts], at now: String) throws -> Int64 {
+        try db.execute(sql: """
+            INSERT INTO deliveries (run_id, organisation_id, timestamp, content_sha256, outcome, received_at)
+            VALUES (?, ?, ?, ?, ?, ?)
+            """, arguments: [runID, organisation, timestamp, content, outcome.rawValue, now])
+        let id = db.lastInsertedRowID
+        for load in loads {
+            try db.execute(sql: "INSERT INTO delivery_files (delivery_id, file, sha256, rows) VALUES (?, ?, ?, ?)",
+                           arguments: [id, load.name, load.sha256, load.records])
+        }
+        for (kind, entity) in counts {
+            try db.execute(sql: """
+                INSERT INTO delivery_counts (delivery_id, entity, received, accepted, rejected, created, updated, removed)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [id, kind.rawValue, entity.received, entity.accepted, entity.rejected, entity.created,
+                                 entity.updated, entity.removed])
+        }
+        try db.execute(sql: """
+            INSERT INTO findings (delivery_id, file, line, column_name, rule, detail)
+            SELECT ?, file, line, column_name, rule, detail FROM stage_findings
+            """, arguments: [id])
+        return id
+    }
+
+    /// The counts a delivery was recorded with.
+    func counts(of deliveryID: Int64) throws -> [EntityKind: EntityCounts] {
+        var counts: [EntityKind: EntityCounts] = [:]
+        for row in try GRDB.Row.fetchAll(db, sql: "SELECT * FROM delivery_counts WHERE delivery_id = ?", arguments: [deliveryID]) {
+            guard let kind = EntityKind(rawValue: row["entity"]) else { continue }
+            var entity = EntityCounts()
+            entity.received = row["received"]
+            entity.accepted = row["accepted"]
+            entity.rejected = row["rejected"]
+            entity.created = row["created"]
+            entity.updated = row["updated"]
+            entity.removed = row["removed"]
+            counts[kind] = entity
+        }
+        return counts
+    }
+
+    func registerOrganisation(schoolUnits: [String]) throws {
+        try db.execute(sql: "INSERT INTO organisations (id) VALUES (?) ON CONFLICT (id) DO NOTHING", arguments: [organisation])
+        for unit in schoolUnits {
+            try db.execute(sql: """
+                INSERT INTO school_units (code, organisation_id) VALUES (?, ?)
+                ON CONFLICT (code) DO UPDATE SET organisation_id = excluded.organisation_id
+                """, arguments: [unit, organisation])
+        }
+    }
+}

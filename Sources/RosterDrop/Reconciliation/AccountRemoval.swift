@@ -1,0 +1,43 @@
+import GRDB
+
+/// Why a person's account left the portal, as the removal log keeps it.
+enum RemovalReason: String, Sendable {
+    /// The snapshot no longer holds them with a license (contract rules 1 and 3).
+    case snapshot
+    /// The same, applied by an operator's approval of a held delivery.
+    case approvedHold = "snapshot_approved"
+    /// Their last license passed its `valid_to` (rule 7).
+    case licenseExpired = "license_expired"
+    /// An account from before the integration that Skolon never licensed in time (rule 5).
+    case integrationDeadline = "integration_deadline"
+}
+
+/// Deletes accounts with everything that points at them, and logs each removal.
+///
+/// The account row goes with its personal fields — nothing is flagged or kept. What stays
+/// is one removal-log row of ids (account id, `person_id`), when and why, itself purged on
+/// the retention schedule.
+enum AccountRemoval {
+    /// Deletes the accounts whose ids `select` yields (with `arguments`); returns how many
+    /// accounts, licenses and memberships went.
+    @discardableResult
+    static func remove(_ db: Database, organisation: String, select: String, arguments: StatementArguments = [],
+                       reason: RemovalReason, deliveryID: Int64?, at now: String) throws -> (accounts: Int, licenses: Int, memberships: Int) {
+        try db.execute(sql: "DROP TABLE IF EXISTS temp.removing_accounts")
+        try db.execute(sql: "CREATE TEMP TABLE removing_accounts (id INTEGER PRIMARY KEY)")
+        try db.execute(sql: "INSERT OR IGNORE INTO removing_accounts (id) \(select)", arguments: arguments)
+        try db.execute(sql: """
+            INSERT INTO removal_log (organisation_id, account_id, person_id, removed_at, reason, delivery_id)
+            SELECT ?, a.id, a.person_id, ?, ?, ? FROM accounts a JOIN removing_accounts r ON r.id = a.id
+            """, arguments: [organisation, now, reason.rawValue, deliveryID])
+        try db.execute(sql: "DELETE FROM memberships WHERE account_id IN (SELECT id FROM removing_accounts)")
+        let memberships = db.changesCount
+        try db.execute(sql: "DELETE FROM licenses WHERE account_id IN (SELECT id FROM removing_accounts)")
+        let licenses = db.changesCount
+        try db.execute(sql: "DELETE FROM integration_cohort WHERE account_id IN (SELECT id FROM removing_accounts)")
+        try db.execute(sql: "DELETE FROM accounts WHERE id IN (SELECT id FROM removing_accounts)")
+        let accounts = db.changesCount
+        try db.execute(sql: "DROP TABLE temp.removing_accounts")
+        return (accounts, licenses, memberships)
+    }
+}
