@@ -31,10 +31,7 @@ demo: build
 	$(BIN)/rosterdrop-samples demo --out $(DEMO_DIR)
 	$(BIN)/rosterdrop products import --config $(DEMO_DIR)/config.yaml $(DEMO_DIR)/products.csv
 	sqlite3 $(DEMO_DIR)/portal.sqlite < samples/portal-before.sql
-	@$(BIN)/rosterdrop run --config $(DEMO_DIR)/config.yaml; status=$$?; \
-	echo; for f in $(DEMO_DIR)/drop/*/outbox/receipt_*.csv; do echo "== $$f"; cat "$$f"; done; \
-	echo; echo "Reject reports (gzip'd CSV; read with zcat):"; ls -1 $(DEMO_DIR)/drop/*/outbox/rejects_*.csv.gz; \
-	echo "Portal database: $(DEMO_DIR)/portal.sqlite"; exit $$status
+	@scripts/demo.sh $(DEMO_DIR)
 
 ## demo-sftp: the same job, each drop folder served by a local sshd and reached over SFTP.
 demo-sftp: build

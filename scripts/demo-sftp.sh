@@ -14,28 +14,14 @@ cp samples/products.csv "$DIR/"
 scripts/local-sshd.sh start "$DIR/sshd"
 port=$(cat "$DIR/sshd/port")
 user=$(id -un)
-{
-  echo "database: portal.sqlite"
-  echo "organisations:"
-  for org in exempel-kommun friskolan-norr; do
-    units=$(grep -A1 "id: $org" samples/config.yaml | sed -n 's/.*school_units: //p')
-    echo "  - id: $org"
-    echo "    school_units: $units"
-    echo "    drop: sftp://$user@127.0.0.1:$port$DIR/drop/$org"
-    echo "    sftp:"
-    echo "      identity_file: sshd/client_ed25519"
-    echo "      known_hosts: sshd/known_hosts"
-    echo "    mappings: $(pwd)/mappings/skolon-v1"
-  done
-} > "$DIR/config.yaml"
+# The demo's own config, with each drop folder reached over SFTP instead.
+awk -v port="$port" -v user="$user" -v dir="$DIR" -v repo="$(pwd)" '
+  /^    drop: drop\// { org = substr($2, 6)
+    print "    drop: sftp://" user "@127.0.0.1:" port dir "/drop/" org
+    print "    sftp:"; print "      identity_file: sshd/client_ed25519"; print "      known_hosts: sshd/known_hosts"; next }
+  /^    mappings: \.\.\// { print "    mappings: " repo "/" substr($2, 4); next }
+  { print }' samples/config.yaml > "$DIR/config.yaml"
 "$BIN/rosterdrop" products import --config "$DIR/config.yaml" "$DIR/products.csv"
 sqlite3 "$DIR/portal.sqlite" < samples/portal-before.sql
-status=0
-"$BIN/rosterdrop" run --config "$DIR/config.yaml" || status=$?
-echo
 echo "Drop folders served over SFTP by sshd on 127.0.0.1:$port (config: $DIR/config.yaml)"
-for f in "$DIR"/drop/*/outbox/receipt_*.csv; do echo "== $f"; cat "$f"; done
-echo
-echo "Reject reports (gzip'd CSV; read with zcat):"; ls -1 "$DIR"/drop/*/outbox/rejects_*.csv.gz
-echo "Portal database: $DIR/portal.sqlite"
-exit $status
+scripts/demo.sh "$DIR"

@@ -70,11 +70,31 @@ struct PortalBeforeSQL {
         sql += "INSERT INTO groups(id, organisation_id, external_id, name, type, school_unit_code, source, "
         sql += "created_at, updated_at) VALUES\n"
         sql += "  (\(Self.manualGroupID), \(Self.literal(Self.organisationID)), NULL, 'Läsklubben', 'teaching_group', "
-        sql += "NULL, 'manual', \(Self.literal(Self.createdAt)), \(Self.literal(Self.createdAt)));\n\n"
+        sql += "NULL, 'manual', \(Self.literal(Self.createdAt)), \(Self.literal(Self.createdAt))),\n"
+        // A class a teacher made in the portal last year: replaced by Skolon's at the start.
+        sql += "  (\(Self.manualGroupID + 1), \(Self.literal(Self.organisationID)), NULL, 'Klass 7A (portalen)', 'class', "
+        sql += "'12345678', 'manual', \(Self.literal(Self.createdAt)), \(Self.literal(Self.createdAt)));\n\n"
         sql += "INSERT INTO memberships(group_id, account_id) VALUES "
-        sql += clubMembers.map { "(\(Self.manualGroupID), \($0))" }.joined(separator: ", ") + ";\n"
+        sql += (clubMembers.map { "(\(Self.manualGroupID), \($0))" }
+            + accounts.prefix(3).map { "(\(Self.manualGroupID + 1), \($0.id))" }).joined(separator: ", ") + ";\n\n"
+        // The portal's own licenses: exported to Skolon at the integration start. The last
+        // account's product is not in the catalogue, so the export reports it.
+        sql += "INSERT INTO licenses(id, organisation_id, order_id, account_id, product_id, license_type, valid_from, "
+        sql += "valid_to, source, created_at, updated_at) VALUES\n"
+        sql += accounts.enumerated().map { offset, account in
+            let product = offset == accounts.count - 1 ? Self.unknownProduct : SampleCatalogue.products[offset % 3].productID
+            let values = [
+                String(1000 + offset), Self.literal(Self.organisationID), "NULL", String(account.id), Self.literal(product),
+                Self.literal("paid"), Self.literal("2026-07-01"), Self.literal("2027-06-30"), Self.literal("portal"),
+                Self.literal(Self.createdAt), Self.literal(Self.createdAt),
+            ]
+            return "  (" + values.joined(separator: ", ") + ")"
+        }.joined(separator: ",\n") + ";\n"
         return sql
     }
+
+    /// A product the portal once sold and the catalogue no longer lists.
+    static let unknownProduct = SampleCatalogue.unknownProductID
 
     /// A quoted SQL string literal, or `NULL`.
     static func literal(_ value: String?) -> String {

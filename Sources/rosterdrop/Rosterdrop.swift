@@ -8,7 +8,7 @@ struct Rosterdrop: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rosterdrop",
         abstract: "Keeps the portal's users, groups and licenses in step with Skolon drop folders.",
-        subcommands: [Run.self, Products.self, Fetch.self]
+        subcommands: [Run.self, Integrate.self, Holds.self, Approve.self, Discard.self, Products.self, Fetch.self]
     )
 }
 
@@ -26,6 +26,9 @@ enum ExitStatus {
             return try body()
         } catch let error as ConfigurationError {
             FileHandle.standardError.write(Data("rosterdrop: configuration error: \(error)\n".utf8))
+            throw ExitCode(configuration)
+        } catch let error as IntegrationError {
+            FileHandle.standardError.write(Data("rosterdrop: \(error)\n".utf8))
             throw ExitCode(configuration)
         } catch let error as RunLockError {
             FileHandle.standardError.write(Data("rosterdrop: \(error)\n".utf8))
@@ -130,10 +133,7 @@ struct Fetch: ParsableCommand {
     func run() throws {
         try ExitStatus.reporting {
             let configuration = try JobConfiguration.load(path: config)
-            guard let entry = configuration.organisations.first(where: { $0.id == organisation }) else {
-                throw ConfigurationError(file: config, line: nil, key: "organisations",
-                                         message: "no organisation '\(organisation)'")
-            }
+            let entry = try findOrganisation(organisation, in: configuration)
             let folder = URL(fileURLWithPath: out, isDirectory: true)
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
             let drop = entry.drop.open()
@@ -166,4 +166,129 @@ enum Clock {
         }
         return { instant }
     }
+}
+
+/// Loads the config and finds one organisation in it.
+func findOrganisation(_ id: String, in configuration: JobConfiguration) throws -> OrganisationConfiguration {
+    guard let entry = configuration.organisations.first(where: { $0.id == id }) else {
+        throw ConfigurationError(file: configuration.file, line: nil, key: "organisations",
+                                 message: "no organisation '\(id)' (known: \(configuration.organisations.map(\.id).joined(separator: ", ")))")
+    }
+    return entry
+}
+
+/// `rosterdrop integrate`: records today as an organisation's integration start.
+struct Integrate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Start an organisation's integration today: the next run exports its licenses, deletes its old groups and starts the clean-up deadline.",
+        discussion: "Or set integration_start: YYYY-MM-DD on the organisation in the config. A start happens once.")
+
+    @Option(name: .long, help: "The job's YAML config file.")
+    var config: String
+
+    @Argument(help: "The organisation's id in the config.")
+    var organisationID: String
+
+    @Option(name: .long, help: ArgumentHelp("Take this instant as now (ISO 8601 UTC).", visibility: .hidden))
+    var now: String?
+
+    func run() throws {
+        let clock = try Clock.parse(now)
+        try ExitStatus.reporting {
+            let configuration = try JobConfiguration.load(path: config)
+            let entry = try findOrganisation(organisationID, in: configuration)
+            let database = try PortalDatabase(path: configuration.database)
+            let day = try IntegrationStart.record(database, organisation: entry,
+                                                  clock: JobClock(now: clock, timeZone: configuration.timeZone))
+            FileHandle.standardError.write(Data("""
+                rosterdrop: the integration of \(entry.id) starts \(day): the next run exports its licenses to outbox/, \
+                deletes its old groups, and deletes old accounts without a Skolon license after \(entry.integration.cleanupDays) days
+
+                """.utf8))
+        }
+    }
+}
+
+/// `rosterdrop holds`: the held deliveries and what they would do.
+struct Holds: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List deliveries held because they would remove too much.")
+
+    @Option(name: .long, help: "The job's YAML config file.")
+    var config: String
+
+    @Argument(help: "Only this organisation.")
+    var organisationID: String?
+
+    @Flag(name: .long, help: "Print JSON on stdout.")
+    var json = false
+
+    func run() throws {
+        let holds = try ExitStatus.reporting {
+            let configuration = try JobConfiguration.load(path: config)
+            if let organisationID { _ = try findOrganisation(organisationID, in: configuration) }
+            return try HoldDesk(database: PortalDatabase(path: configuration.database)).list(organisation: organisationID)
+        }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            FileHandle.standardOutput.write(try encoder.encode(holds) + Data("\n".utf8))
+            return
+        }
+        var text = holds.isEmpty ? "no held deliveries\n" : ""
+        for hold in holds {
+            text += "\(hold.organisation)  \(hold.timestamp)  \(hold.state.rawValue) (held \(hold.heldAt)"
+            text += hold.decidedAt.map { ", decided \($0)" } ?? ""
+            text += ")\n"
+            for figure in hold.figures {
+                let mark = figure.removing > 0 && figure.percent > figure.limitPercent ? "  <- over the limit" : ""
+                text += String(format: "    %-12@ would remove %d of %d (%.1f %%, limit %.0f %%)%@\n", figure.entity, figure.removing,
+                               figure.current, figure.percent, figure.limitPercent, mark)
+            }
+            for (entity, counts) in hold.counts.sorted(by: { $0.key < $1.key }) {
+                text += "    \(entity): received \(counts.received), created \(counts.created), updated \(counts.updated), removed \(counts.removed)\n"
+            }
+            if hold.state == .held {
+                text += "    approve: rosterdrop approve --config \(config) \(hold.organisation) \(hold.timestamp)\n"
+                text += "    discard: rosterdrop discard --config \(config) \(hold.organisation) \(hold.timestamp)\n"
+            }
+        }
+        FileHandle.standardOutput.write(Data(text.utf8))
+    }
+}
+
+/// The shared body of `approve` and `discard`.
+struct HoldDecision: ParsableArguments {
+    @Option(name: .long, help: "The job's YAML config file.")
+    var config: String
+
+    @Argument(help: "The organisation's id in the config.")
+    var organisationID: String
+
+    @Argument(help: "The held delivery's timestamp (YYYYMMDDTHHMMSSZ).")
+    var timestamp: String
+
+    func decide(approve: Bool) throws {
+        try ExitStatus.reporting {
+            let configuration = try JobConfiguration.load(path: config)
+            _ = try findOrganisation(organisationID, in: configuration)
+            let hold = try HoldDesk(database: PortalDatabase(path: configuration.database))
+                .decide(organisation: organisationID, timestamp: timestamp, approve: approve, at: Date())
+            let next = approve
+                ? "the next run applies it (and holds it again if it would now remove more than shown)"
+                : "the next run answers it as discarded and archives its files"
+            FileHandle.standardError.write(Data("rosterdrop: \(hold.organisation) \(hold.timestamp) \(hold.state.rawValue); \(next)\n".utf8))
+        }
+    }
+}
+
+struct Approve: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Approve a held delivery: the next run applies it.")
+    @OptionGroup var decision: HoldDecision
+    func run() throws { try decision.decide(approve: true) }
+}
+
+struct Discard: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Discard a held delivery: the next run answers it and archives its files.")
+    @OptionGroup var decision: HoldDecision
+    func run() throws { try decision.decide(approve: false) }
 }

@@ -28,7 +28,7 @@ public struct IntegrationError: Error, CustomStringConvertible {
 /// accounts, records the start and stores the export as the start's answer; the answer is
 /// published after the commit. A second run, a second `integrate` or a crash anywhere never
 /// exports or deletes twice.
-struct IntegrationStart {
+public struct IntegrationStart {
     let context: OrganisationContext
 
     /// The state, checking the configured day against the recorded one: a start that has
@@ -52,7 +52,7 @@ struct IntegrationStart {
     }
 
     /// Records today as the start day (`rosterdrop integrate`); the next run performs it.
-    static func record(_ database: PortalDatabase, organisation: OrganisationConfiguration, clock: JobClock) throws -> CalendarDay {
+    public static func record(_ database: PortalDatabase, organisation: OrganisationConfiguration, clock: JobClock) throws -> CalendarDay {
         let today = clock.day(of: clock.now())
         return try database.writer.write { db in
             if let configured = organisation.integration.start {

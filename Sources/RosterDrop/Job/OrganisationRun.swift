@@ -70,7 +70,7 @@ struct OrganisationRun {
                     calendar.startExport = outcome.export
                     calendar.startLicensesExported = outcome.exported
                     calendar.startGroupsDeleted = outcome.groupsDeleted
-                    startedOn = day
+                    startedOn = context.today
                 }
             case .started(let day, let at):
                 calendar.integration = "started"

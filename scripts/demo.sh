@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The demo's story, on a folder prepared by `make demo` or `make demo-sftp`: the job run at
+# three moments, with the clock injected (--now), then what it wrote.
+#   day 1:  exempel-kommun's integration starts (its licenses exported, old groups deleted),
+#           two daily deliveries are applied; friskolan-norr test-runs (mode: test)
+#   day 24: no delivery; ended trials are removed; old accounts still at risk are listed
+#   day 31: the 30-day clean-up deletes the old accounts Skolon never licensed
+set -uo pipefail
+DIR=${1:?usage: scripts/demo.sh DIR}
+BIN=${BIN:-.build/debug}
+status=0
+run() {
+  echo
+  echo "=== $1 — rosterdrop run --now $2"
+  "$BIN/rosterdrop" run --config "$DIR/config.yaml" --now "$2" --quiet || status=$?
+}
+run "Day 1: integration start and the first deliveries" 2026-11-24T06:00:00Z
+run "Day 24: no delivery — trials end, accounts at risk are listed" 2026-12-17T06:00:00Z
+run "Day 31: the integration's 30-day clean-up" 2026-12-24T06:00:00Z
+
+echo
+for org in "$DIR"/drop/*/; do
+  echo "== outbox of $(basename "$org"): $(ls "$org/outbox" | tr '\n' ' ')"
+done
+for f in "$DIR"/drop/*/outbox/receipt_*.csv; do echo "-- $f"; cat "$f"; done
+for f in "$DIR"/drop/*/outbox/distribution_orders_*.csv.gz; do
+  echo "-- integration start export (licenses back to Skolon): $f"; zcat "$f"
+done
+for f in "$DIR"/drop/*/outbox/accounts_at_risk_*.csv; do echo "-- accounts at risk: $f"; cat "$f"; done
+echo
+echo "Reject reports (gzip'd CSV; read with zcat): $(ls "$DIR"/drop/*/outbox/rejects_*.csv.gz | tr '\n' ' ')"
+echo "Portal database: $DIR/portal.sqlite"
+exit $status
