@@ -130,6 +130,7 @@ public struct IntegrationStart {
                                                  at: context.stamp).id
             FaultPoint.hit("integration-start-commit")
         }
+        FaultPoint.hit("integration-start-committed")
         if let answerID { outcome.export = try context.publishPending()[answerID]?.first }
         context.logger.info("integration started", metadata: [
             "organisation": "\(organisation)", "day": "\(day)", "licenses_exported": "\(outcome.exported)",

@@ -148,7 +148,8 @@ struct DeliveryProcessor {
         // Planned inside the write transaction, so the portal cannot change between the
         // plan and its apply (the portal's own writers wait on SQLite's lock meanwhile).
         try db.inTransaction(.immediate) {
-            try ledger.registerOrganisation(schoolUnits: organisation.schoolUnits)
+            // Test mode changes no portal table, not even the organisation's own rows.
+            if context.mode == .live { try ledger.registerOrganisation(schoolUnits: organisation.schoolUnits) }
             try plan()
             var apply = false
             if verdict.read != nil, context.mode == .live {
@@ -227,6 +228,7 @@ struct DeliveryProcessor {
         var counts: [EntityKind: EntityCounts] = [:]
         try context.database.writer.inDatabase { db in
             let ledger = Ledger(db: db, organisation: organisation.id)
+            try StagingArea.reset(db)
             try db.inTransaction(.immediate) {
                 counts = try ledger.counts(of: hold.deliveryID).mapValues { held in
                     var entity = EntityCounts(received: held.received)
