@@ -86,6 +86,8 @@ public struct CSVReader {
     private var recordBytes = 0
     /// Set once the current record passed a bound: nothing more of it is kept.
     private var overLimit: CSVProblem.Kind?
+    /// Cells of the current record beyond the header's count.
+    private var extraCells = 0
     /// The first record, once read (it is also emitted as a record).
     ///
     /// When the first record is itself a problem, the header stays nil until a well-formed
@@ -122,6 +124,10 @@ public struct CSVReader {
         self.maxFieldBytes = maxFieldBytes
         self.maxRecordBytes = maxRecordBytes
     }
+
+    /// Bytes the reader holds for the record in progress (its buffers' capacity): bounded by
+    /// the limits whatever the input.
+    var heldBytes: Int { fieldStorage.capacity + fields.capacity * MemoryLayout<String>.stride }
 
     /// Reads `bytes`, emitting every record (or problem) that ends within them.
     public mutating func feed(_ bytes: UnsafeRawBufferPointer, _ emit: (CSVEvent) throws -> Void) rethrows {
@@ -325,12 +331,25 @@ public struct CSVReader {
         recordHasInvalidEncoding = false
         recordBytes = 0
         overLimit = nil
+        extraCells = 0
     }
+
+    /// Most cells a header may have.
+    static let maxHeaderCells = 10_000
 
     private mutating func endField() {
         recordBytes &+= 1
-        if overLimit == nil && recordBytes > maxRecordBytes { overLimit = .tooLong(field: false) }
-        if overLimit == nil { fields.append(decodeField()) }
+        if overLimit == nil && (recordBytes > maxRecordBytes || (header == nil && fields.count >= Self.maxHeaderCells)) {
+            overLimit = .tooLong(field: false)
+        }
+        if overLimit == nil {
+            // Cells past the header's count are only counted: the record is refused for them.
+            if let header, fields.count >= header.count {
+                extraCells += 1
+            } else {
+                fields.append(decodeField())
+            }
+        }
         fieldLength = 0
         fieldBitsSeen = 0
     }
@@ -349,8 +368,8 @@ public struct CSVReader {
             return
         }
         if let header {
-            if fields.count != header.count {
-                let kind = CSVProblem.Kind.wrongCellCount(expected: header.count, found: fields.count)
+            if fields.count + extraCells != header.count {
+                let kind = CSVProblem.Kind.wrongCellCount(expected: header.count, found: fields.count + extraCells)
                 try emit(.problem(CSVProblem(line: recordLine, kind: kind)))
                 return
             }

@@ -10,6 +10,10 @@ struct Executable {
 
     let url: URL
 
+    init(url: URL) {
+        self.url = url
+    }
+
     /// Finds `name` beside the test bundle, or in the package's debug build folder.
     init(_ name: String) throws {
         let besideTests = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
