@@ -21,6 +21,8 @@ public final class PortalDatabase: Sendable {
             // default) page cache: main gets 256 MiB, temp 128 MiB, so national files do not thrash on
             // syscalls while peak memory stays well under 1 GB.
             try db.execute(sql: "PRAGMA temp_store = FILE")
+            // Personal data that is deleted is overwritten, not left in free pages (rule 9).
+            try db.execute(sql: "PRAGMA secure_delete = ON")
             try db.execute(sql: "PRAGMA cache_size = -262144")
             try db.execute(sql: "PRAGMA temp.cache_size = -131072")
             if profile {
@@ -329,6 +331,14 @@ public final class PortalDatabase: Sendable {
                 }
             }
             return since
+        }
+    }
+
+    /// Copies the write-ahead log into the database and empties it, so that what a run
+    /// deleted is not kept in the log's old page images either.
+    public func checkpoint() throws {
+        try writer.writeWithoutTransaction { db in
+            _ = try GRDB.Row.fetchAll(db, sql: "PRAGMA wal_checkpoint(TRUNCATE)")
         }
     }
 

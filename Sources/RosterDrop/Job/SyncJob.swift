@@ -89,6 +89,7 @@ public struct SyncJob {
                                arguments: [JobClock.iso(clock.now()), summary.succeeded ? "ok" : "failed", runID])
             }
         }
+        try? database.checkpoint()
         try? FileManager.default.removeItem(at: scratch)
         return summary
     }
