@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := demo
 
 SWIFT ?= swift
-APT_PACKAGES := zlib1g-dev libsqlite3-dev sqlite3 pkg-config time bc libssh2-1-dev openssh-server openssh-client
+APT_PACKAGES := zlib1g-dev libsqlite3-dev sqlite3 pkg-config time bc tzdata libssh2-1-dev openssh-server openssh-client
 DEMO_DIR := .demo
 BIN := .build/debug
 
