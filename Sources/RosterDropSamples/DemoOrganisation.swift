@@ -1,3 +1,4 @@
+import RosterDrop
 /// The plan of one demo organisation (huvudman) and the generation of its first roster.
 struct DemoOrganisation {
     /// A teaching group and who of the unit's students takes it.
@@ -31,10 +32,10 @@ struct DemoOrganisation {
     let units: [Unit]
 
     /// Dates every demo order uses: a school-year license and a 30-day "Prova gratis" trial.
-    static let schoolYearStart = CivilDate(2026, 7, 1)
-    static let schoolYearEnd = CivilDate(2027, 6, 30)
-    static let trialStart = CivilDate(2026, 11, 9)
-    static let expiredTrialStart = CivilDate(2026, 10, 1)
+    static let schoolYearStart = CalendarDay(2026, 7, 1)
+    static let schoolYearEnd = CalendarDay(2027, 6, 30)
+    static let trialStart = CalendarDay(2026, 11, 9)
+    static let expiredTrialStart = CalendarDay(2026, 10, 1)
     static let trialDays = 30
 
     /// The stable person id of the person with `number` (and of bad-row people, too).

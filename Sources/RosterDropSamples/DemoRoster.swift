@@ -1,3 +1,4 @@
+import RosterDrop
 /// What one demo organisation holds in Skolon on one day: people, groups, memberships, orders.
 ///
 /// The roster is the valid part of a snapshot; deliberately bad rows are added only when it is
@@ -48,8 +49,8 @@ struct DemoRoster {
         let personID: String
         let productID: String
         let licenseType: String
-        let validFrom: CivilDate
-        let validTo: CivilDate
+        let validFrom: CalendarDay
+        let validTo: CalendarDay
 
         /// The order's row in `distribution_orders_<ts>.csv.gz`.
         var row: [String] {

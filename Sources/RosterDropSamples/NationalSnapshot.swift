@@ -1,3 +1,4 @@
+import RosterDrop
 import Foundation
 
 /// A national-scale delivery for one organisation, `riket`, streamed straight to disk.
@@ -99,13 +100,13 @@ public struct NationalSnapshot: Sendable {
 
     /// The few date strings orders use, formatted once rather than once per row.
     private struct OrderDates {
-        let paidFrom = CivilDate(2026, 7, 1).description
-        let paidTo = CivilDate(2027, 6, 30).description
+        let paidFrom = CalendarDay(2026, 7, 1).description
+        let paidTo = CalendarDay(2027, 6, 30).description
         let trialFrom: [String]
         let trialTo: [String]
 
         init() {
-            let starts = (0..<28).map { CivilDate(2026, 11, 1).adding(days: $0) }
+            let starts = (0..<28).map { CalendarDay(2026, 11, 1).adding(days: $0) }
             trialFrom = starts.map(\.description)
             trialTo = starts.map { $0.adding(days: 30).description }
         }

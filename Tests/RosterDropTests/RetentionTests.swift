@@ -32,6 +32,12 @@ struct RetentionTests {
         #expect(try drop.count("SELECT COUNT(*) FROM removal_log") == 1)
         _ = try drop.run(at: instant("2027-05-09T05:00:01Z"))
         #expect(try drop.count("SELECT COUNT(*) FROM removal_log") == 0)
+        // The ledger's leftovers: published answers after the reports, idle runs after 180 days.
+        #expect(try drop.count("SELECT COUNT(*) FROM answers") == 0)
+        _ = try drop.run(at: instant("2027-06-10T05:00:00Z"))
+        #expect(try drop.rows("SELECT started_at FROM runs ORDER BY id").map { $0["started_at"] as String } ==
+                ["2026-11-01T05:00:00Z", "2026-11-10T05:00:00Z", "2027-05-08T05:00:00Z", "2027-05-09T05:00:01Z",
+                 "2027-06-10T05:00:00Z"])
     }
 
     @Test func retentionDaysComeFromTheConfig() throws {

@@ -63,8 +63,9 @@ public struct CalendarDay: Sendable, Hashable, Comparable, CustomStringConvertib
 
     /// `yyyy-MM-dd`.
     public var iso: String {
+        // Interpolation, not String(format:): the national generator writes millions.
         let (year, month, day) = components
-        return String(format: "%04d-%02d-%02d", year, month, day)
+        return "\(year)-\(month < 10 ? "0" : "")\(month)-\(day < 10 ? "0" : "")\(day)"
     }
 
     public var description: String { iso }

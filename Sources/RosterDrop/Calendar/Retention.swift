@@ -33,10 +33,16 @@ enum Retention {
             reportPrefixes.contains { name.hasPrefix($0) }
         }
         let cutoff = JobClock.iso(context.now.addingTimeInterval(-Double(policy.removalLogDays) * 86_400))
+        let reports = JobClock.iso(context.now.addingTimeInterval(-Double(policy.reportDays) * 86_400))
         try context.database.writer.write { db in
             try db.execute(sql: "DELETE FROM removal_log WHERE organisation_id = ? AND removed_at < ?",
                            arguments: [context.id, cutoff])
             outcome.removalLog = db.changesCount
+            // Published answers keep only their names; they go with the reports.
+            try db.execute(sql: """
+                DELETE FROM answers WHERE organisation_id = ? AND published_at < ?
+                  AND NOT EXISTS (SELECT 1 FROM answer_files f WHERE f.answer_id = answers.id)
+                """, arguments: [context.id, reports])
         }
         if outcome != Outcome() {
             context.logger.info("retention purge", metadata: [
