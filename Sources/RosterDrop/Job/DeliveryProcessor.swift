@@ -154,8 +154,13 @@ struct DeliveryProcessor {
             var apply = false
             if verdict.read != nil, context.mode == .live {
                 let guardian = RemovalGuard(policy: organisation.hold)
-                let figures = guardian.figures(planned: verdict.counts,
-                                               current: try RemovalGuard.current(db, organisation: organisation.id))
+                // Only kinds that remove enough to matter are counted first; a delivery to
+                // be held gets the full figures.
+                func measure(_ kinds: Set<EntityKind>) throws -> [HoldFigure] {
+                    guardian.figures(planned: verdict.counts,
+                                     current: try RemovalGuard.current(db, organisation: organisation.id, kinds: kinds))
+                }
+                var figures = try measure(approval == nil ? guardian.candidates(verdict.counts) : Set(EntityKind.allCases))
                 let held: Bool
                 if let approval {
                     held = RemovalGuard.exceedsApproval(figures, approved: approval.figures)
@@ -165,6 +170,7 @@ struct DeliveryProcessor {
                     held = try !ledger.isExemptFromHold(integrationStartedAt: started) && guardian.exceeds(figures)
                 }
                 if held {
+                    if approval == nil { figures = try measure(Set(EntityKind.allCases)) }
                     verdict.outcome = .held
                     verdict.hold = figures
                 } else {

@@ -129,8 +129,10 @@ struct RemovalGuard {
         (.users, "users"), (.groups, "groups"), (.memberships, "memberships"), (.distributionOrders, "licenses"),
     ]
 
-    /// What the organisation holds from Skolon now, per kind.
-    static func current(_ db: Database, organisation: String) throws -> [EntityKind: Int] {
+    /// What the organisation holds from Skolon now, for the kinds in `kinds` (counting a
+    /// national organisation's memberships takes a while: only kinds that remove enough to
+    /// matter are counted).
+    static func current(_ db: Database, organisation: String, kinds: Set<EntityKind>) throws -> [EntityKind: Int] {
         let sql: [EntityKind: String] = [
             .users: "SELECT COUNT(*) FROM accounts WHERE organisation_id = ? AND identity_source = 'skolon'",
             .groups: "SELECT COUNT(*) FROM groups WHERE organisation_id = ? AND source = 'skolon'",
@@ -140,7 +142,14 @@ struct RemovalGuard {
                 """,
             .distributionOrders: "SELECT COUNT(*) FROM licenses WHERE organisation_id = ? AND source = 'skolon'",
         ]
-        return try sql.mapValues { try Int.fetchOne(db, sql: $0, arguments: [organisation]) ?? 0 }
+        var counts: [EntityKind: Int] = [:]
+        for kind in kinds { counts[kind] = try sql[kind].flatMap { try Int.fetchOne(db, sql: $0, arguments: [organisation]) } ?? 0 }
+        return counts
+    }
+
+    /// The kinds whose planned removals reach the minimum: the only ones that can be held.
+    func candidates(_ planned: [EntityKind: EntityCounts]) -> Set<EntityKind> {
+        Set(Self.entities.map(\.0).filter { (planned[$0]?.removed ?? 0) >= max(policy.minimum, 1) })
     }
 
     func figures(planned: [EntityKind: EntityCounts], current: [EntityKind: Int]) -> [HoldFigure] {
