@@ -40,6 +40,8 @@ enum SummaryText {
         }
         if let deleted = calendar.cleanupDeleted {
             text += "    integration clean-up: \(deleted) old account(s) without a Skolon license deleted\n"
+        } else if calendar.cleanupWaitsForHold == true, let deadline = calendar.cleanupDeadline {
+            text += "    integration clean-up (due \(deadline)) waits for the held delivery to be approved or discarded\n"
         } else if let deadline = calendar.cleanupDeadline {
             text += "    integration clean-up on \(deadline)"
             if let atRisk = calendar.accountsAtRisk { text += ": \(atRisk) old account(s) at risk" }

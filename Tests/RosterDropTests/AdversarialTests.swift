@@ -39,6 +39,22 @@ struct AdversarialTests {
         }
     }
 
+    /// A record of exactly the limits is not too long: delimiters count, the line end not.
+    @Test func aRecordOfExactlyTheLimitIsRead() {
+        func read(_ text: String) -> [CSVEvent] {
+            var reader = CSVReader(maxFieldBytes: 16, maxRecordBytes: 16)
+            var events: [CSVEvent] = []
+            Array(text.utf8).withUnsafeBytes { reader.feed($0) { events.append($0) } }
+            reader.finish { events.append($0) }
+            return events
+        }
+        #expect(read("a,b\n0123456,01234567\n").last == .record(CSVRecord(line: 2, fields: ["0123456", "01234567"])))
+        #expect(read("a,b\n0123456,012345678\n").last == .problem(CSVProblem(line: 2, kind: .tooLong(field: false))))
+        let field = String(repeating: "x", count: 16)
+        #expect(read("h\n\(field)\n").last == .record(CSVRecord(line: 2, fields: [field])))
+        #expect(read("h\n\(field)x\n").last == .problem(CSVProblem(line: 2, kind: .tooLong(field: true))))
+    }
+
     /// The reported case: a small gzip of a huge run of zeros with no line break, under the
     /// decompressed-size limit, made the job hold the whole field. Now the row is a finding,
     /// the rest of the delivery is applied, and the job's peak memory stays small.

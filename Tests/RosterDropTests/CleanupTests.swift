@@ -75,4 +75,49 @@ struct CleanupTests {
         #expect(done.organisations[0].calendar?.cleanupDeleted == 3)
         #expect(try drop.count("SELECT COUNT(*) FROM accounts") == 0)
     }
+
+    /// A held snapshot may license old accounts: a due clean-up waits for its decision.
+    @Test func theCleanUpWaitsForAHeldDelivery() throws {
+        let drop = try TestDrop(settings: "integration_start: 2026-11-01\ncleanup_days: 10")
+        try PortalBefore.write(into: drop)
+        let many = (1...20).map { Fixture.user("p\($0)") }
+        let orders = (1...20).map { Fixture.order("o\($0)", person: "p\($0)") }
+        try drop.deliver("20261101T020000Z", users: many, orders: orders)
+        _ = try drop.run(at: instant("2026-11-01T05:00:00Z"))
+        // Nearly everyone leaves — and Bo would be adopted: held.
+        let bo = Fixture.user("p50", role: "teacher", email: "bo.ek@exempel.se", unit: "23456789")
+        try drop.deliver("20261110T020000Z", users: [Fixture.user("p1"), bo],
+                         orders: [Fixture.order("o1", person: "p1"), Fixture.order("o50", person: "p50")])
+        let held = try drop.run(at: instant("2026-11-10T05:00:00Z"))
+        #expect(held.organisations[0].deliveries.map(\.outcome) == [.held])
+        let waiting = try drop.run(at: instant("2026-11-11T05:00:00Z"))
+        #expect(waiting.organisations[0].calendar?.cleanupWaitsForHold == true)
+        #expect(try drop.count("SELECT COUNT(*) FROM accounts WHERE id IN (1000, 1001, 1002)") == 3)
+        _ = try HoldDesk(database: PortalDatabase(path: drop.databasePath))
+            .decide(organisation: "org1", timestamp: "20261110T020000Z", approve: true, at: instant("2026-11-11T08:00:00Z"))
+        let approved = try drop.run(at: instant("2026-11-12T05:00:00Z"))
+        #expect(approved.organisations[0].deliveries.map(\.outcome) == [.applied])
+        #expect(approved.organisations[0].calendar?.cleanupDeleted == 2)
+        #expect(try drop.rows("SELECT id FROM accounts WHERE id IN (1000, 1001, 1002) ORDER BY id").map { $0["id"] as Int } == [1001])
+    }
+
+    @Test func anEmptyAtRiskListIsWrittenOnceNotDaily() throws {
+        let drop = try TestDrop(settings: "integration_start: 2026-11-01\ncleanup_days: 10")
+        try drop.execute("INSERT INTO organisations (id) VALUES ('org1')")
+        try drop.execute("""
+            INSERT INTO accounts (id, organisation_id, email, identity_source, created_at, updated_at)
+            VALUES (1000, 'org1', 'anna.lind@exempel.se', 'portal', '2025-01-01', '2025-01-01')
+            """)
+        _ = try drop.run(at: instant("2026-11-01T05:00:00Z"))
+        _ = try drop.run(at: instant("2026-11-05T05:00:00Z"))
+        #expect(drop.files("org1", "outbox").filter { $0.hasPrefix("accounts_at_risk_") }.count == 1)
+        try drop.deliver("20261105T060000Z", users: [Self.anna], orders: [Fixture.order("o1", person: "p1")])
+        _ = try drop.run(at: instant("2026-11-05T07:00:00Z"))
+        let lists = drop.files("org1", "outbox").filter { $0.hasPrefix("accounts_at_risk_") }
+        #expect(lists.count == 2)
+        #expect(try drop.report(lists[1]).count == 1, "nobody at risk any more, said once")
+        _ = try drop.run(at: instant("2026-11-06T05:00:00Z"))
+        _ = try drop.run(at: instant("2026-11-07T05:00:00Z"))
+        #expect(drop.files("org1", "outbox").filter { $0.hasPrefix("accounts_at_risk_") }.count == 2)
+    }
 }

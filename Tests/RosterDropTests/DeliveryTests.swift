@@ -215,4 +215,24 @@ struct InterruptedAnswerTests {
         try drop.deliver("20261101T000000Z", users: [Fixture.user("p1")], orders: [Fixture.order("o1", person: "p1")])
         #expect(try drop.run().organisations[0].deliveries.map(\.outcome) == [.duplicate])
     }
+
+    /// A dry run between a stopped run and the run that publishes its answer must not take
+    /// the names that answer reserved: else the real receipt (`applied`, with its counts)
+    /// would be taken for already published, and lost.
+    @Test func aDryRunNeverTakesTheNameOfAWaitingAnswer() throws {
+        let binary = try Executable("rosterdrop")
+        let drop = try TestDrop()
+        let ts = "20261101T020000Z"
+        try drop.deliver(ts, users: [Fixture.user("p1"), Fixture.user("p2")],
+                         orders: [Fixture.order("o1", person: "p1"), Fixture.order("o2", person: "p2")])
+        let stopped = try binary.run(["run", "--config", drop.configPath, "--now", "2026-11-01T05:00:00Z", "--quiet"],
+                                     environment: ["ROSTERDROP_FAULT": "delivery-committed"])
+        #expect(stopped.status == 86)
+        let dry = try drop.run(dryRun: true, at: instant("2026-11-01T06:00:00Z"))
+        #expect(dry.organisations[0].deliveries.first?.receipt == "receipt_\(ts)-2.csv")
+        let next = try drop.run(at: instant("2026-11-01T07:00:00Z"))
+        #expect(next.succeeded, "\(next)")
+        #expect(try drop.receipt(ts)["users"]?[2] == "applied")
+        #expect(try drop.receipt(ts, name: "receipt_\(ts)-2.csv")["users"]?[2] == "duplicate")
+    }
 }

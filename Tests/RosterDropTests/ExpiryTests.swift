@@ -82,4 +82,19 @@ struct ExpiryTests {
         _ = try drop.run(at: instant("2027-07-01T05:00:00Z"))
         #expect(try drop.count("SELECT COUNT(*) FROM accounts") == 0)
     }
+
+    /// A repeated order id rejects every row carrying it, an ended first row too: the
+    /// receipt and the reject report agree.
+    @Test func aRepeatedOrderIdWhoseFirstRowHasEndedRejectsBoth() throws {
+        let drop = try TestDrop()
+        let ts = "20261101T020000Z"
+        try drop.deliver(ts, users: [Fixture.user("p1"), Fixture.user("p2")],
+                         orders: [Fixture.order("o1", person: "p1", from: "2026-08-01", to: "2026-10-15"),
+                                  Fixture.order("o1", person: "p1"), Fixture.order("o2", person: "p2")])
+        let summary = try drop.run(at: instant("2026-11-01T05:00:00Z"))
+        #expect(summary.organisations[0].deliveries.first?.expiredOrders == 0)
+        let lines = try drop.report("rejects_\(ts).csv.gz").dropFirst().filter { $0[0].hasPrefix("distribution_orders_") }.map { $0[1] }
+        #expect(lines == ["2", "3"])
+        #expect(try drop.receipt(ts)["distribution_orders"]?[4...6] == ["3", "1", "2"])
+    }
 }

@@ -65,7 +65,8 @@ public struct CalendarDay: Sendable, Hashable, Comparable, CustomStringConvertib
     public var iso: String {
         // Interpolation, not String(format:): the national generator writes millions.
         let (year, month, day) = components
-        return "\(year)-\(month < 10 ? "0" : "")\(month)-\(day < 10 ? "0" : "")\(day)"
+        let century = year < 1000 ? String(repeating: "0", count: year < 10 ? 3 : year < 100 ? 2 : 1) : ""
+        return "\(century)\(year)-\(month < 10 ? "0" : "")\(month)-\(day < 10 ? "0" : "")\(day)"
     }
 
     public var description: String { iso }
@@ -119,8 +120,11 @@ public struct JobClock: Sendable {
         let bytes = Array(text.utf8)
         guard bytes.count == 20, bytes[10] == UInt8(ascii: "T"), bytes[19] == UInt8(ascii: "Z"),
               let day = CalendarDay(iso: String(text.prefix(10))) else { return nil }
-        let time = text.dropFirst(11).prefix(8).split(separator: ":").compactMap { Int($0) }
-        guard time.count == 3, time[0] < 24, time[1] < 60, time[2] < 60 else { return nil }
+        let clock = Array(bytes[11..<19])
+        guard clock[2] == UInt8(ascii: ":"), clock[5] == UInt8(ascii: ":"),
+              [0, 1, 3, 4, 6, 7].allSatisfy({ clock[$0] >= 48 && clock[$0] <= 57 }) else { return nil }
+        let time = [0, 3, 6].map { Int(clock[$0] - 48) * 10 + Int(clock[$0 + 1] - 48) }
+        guard time[0] < 24, time[1] < 60, time[2] < 60 else { return nil }
         return Date(timeIntervalSince1970: Double(day.ordinal * 86_400 + time[0] * 3600 + time[1] * 60 + time[2]))
     }
 

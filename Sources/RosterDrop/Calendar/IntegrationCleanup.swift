@@ -80,13 +80,17 @@ struct IntegrationCleanup {
             }
             // Once a day, and again when the list changed (an adoption, a fixed e-mail).
             let digest = Digest.sha256Hex(Data(text.utf8))
-            let last = try GRDB.Row.fetchOne(db, sql: "SELECT day, digest FROM notices WHERE organisation_id = ? AND kind = 'accounts_at_risk'",
-                                             arguments: [context.id])
+            let last = try GRDB.Row.fetchOne(db, sql: """
+                SELECT day, digest, count FROM notices WHERE organisation_id = ? AND kind = 'accounts_at_risk'
+                """, arguments: [context.id])
             if let last, last["day"] as String == context.today.iso, last["digest"] as String == digest { return }
+            // An empty list is written once, to say nobody is at risk any more; never daily.
+            if rows.isEmpty, last == nil || last?["count"] as Int? == 0 { return }
             try db.execute(sql: """
-                INSERT INTO notices (organisation_id, kind, day, digest) VALUES (?, 'accounts_at_risk', ?, ?)
-                ON CONFLICT (organisation_id, kind) DO UPDATE SET day = excluded.day, digest = excluded.digest
-                """, arguments: [context.id, context.today.iso, digest])
+                INSERT INTO notices (organisation_id, kind, day, digest, count) VALUES (?, 'accounts_at_risk', ?, ?, ?)
+                ON CONFLICT (organisation_id, kind) DO UPDATE SET day = excluded.day, digest = excluded.digest,
+                    count = excluded.count
+                """, arguments: [context.id, context.today.iso, digest, rows.count])
             let local = work.appendingPathComponent("at-risk.csv")
             try ReportWriter.writeLocal(text, to: local)
             let name = "accounts_at_risk_\(JobClock.stamp(context.now)).csv"

@@ -286,6 +286,7 @@ public final class PortalDatabase: Sendable {
                     kind TEXT NOT NULL,
                     day TEXT NOT NULL,
                     digest TEXT NOT NULL,
+                    count INTEGER NOT NULL,
                     PRIMARY KEY (organisation_id, kind)
                 ) WITHOUT ROWID;
                 -- Deliveries committed by an older build but never answered cannot be answered

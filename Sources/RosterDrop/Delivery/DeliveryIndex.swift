@@ -41,6 +41,8 @@ final class DeliveryIndex: @unchecked Sendable {
     /// the row is rejected). Dropped once the orders file is read.
     private var orders: [KeyDigest: UInt64] = [:]
     private static let noHolder = UInt64(UInt32.max)
+    /// In place of a holder: the order was accepted but has ended, so it licenses no one.
+    private static let expired = UInt64(UInt32.max - 1)
     /// Memberships by (user line, group line): the first row's line.
     private var pairs: [UInt64: UInt32] = [:]
     /// Lines of the users that staged (new or changed) membership rows name.
@@ -175,7 +177,7 @@ final class DeliveryIndex: @unchecked Sendable {
             if let today, let validTo = values[Self.validToSlot], validTo < today {
                 // Expired (rule 7): kept for uniqueness, licensing no one; the license it
                 // matches stays unmatched, so it is removed.
-                orders[key] = UInt64(line) << 32 | Self.noHolder
+                orders[key] = UInt64(line) << 32 | Self.expired
                 expiredOrders += 1
                 return .unchanged
             }
@@ -255,7 +257,11 @@ final class DeliveryIndex: @unchecked Sendable {
         case .distributionOrders:
             guard let first = orders[key], first & 0xFFFF_FFFF != Self.noHolder else { return false }
             orders[key] = (first & ~0xFFFF_FFFF) | Self.noHolder
-            license(Int(first & 0xFFFF_FFFF), -1)
+            if first & 0xFFFF_FFFF == Self.expired {
+                expiredOrders -= 1
+            } else {
+                license(Int(first & 0xFFFF_FFFF), -1)
+            }
         case .memberships:
             break
         }

@@ -141,7 +141,7 @@ struct DeliveryProcessor {
         guard context.mode != .dry, let runID = context.runID else {
             try plan()
             let answer = try answerFiles(delivery, verdict: verdict, findings: findings, atRisk: nil, db: db, work: work)
-            let names = try context.answers.publishNow(answer)
+            let names = try context.answers.publishNow(answer, db: db)
             return summary(delivery, verdict: verdict, findings: findings, names: names)
         }
         let archive = verdict.outcome == .held ? [] : delivery.allFiles.map(\.name)

@@ -19,6 +19,9 @@ public struct CalendarSummary: Sendable, Codable, Equatable {
     public var atRiskList: String?
     /// Old accounts the clean-up deleted on this run.
     public var cleanupDeleted: Int?
+    /// The deadline has passed, but a held delivery (which may license old accounts) waits
+    /// for an operator: the clean-up waits with it.
+    public var cleanupWaitsForHold: Bool?
     public var expiredLicenses: Int = 0
     public var expiredAccounts: Int = 0
     public var purgedFiles: Int = 0
@@ -85,7 +88,11 @@ struct OrganisationRun {
             }
             let cleanup = startedOn.map { IntegrationCleanup(context: context, startedOn: $0) }
             try processDeliveries(context, cleanup: context.mode == .live ? cleanup : nil, summary: &summary)
-            if context.mode == .live, let cleanup {
+            if context.mode == .live, let cleanup, !summary.holds.isEmpty, cleanup.isDue {
+                // A held snapshot may license old accounts: the clean-up waits for its decision.
+                calendar.cleanupDeadline = cleanup.deadline.iso
+                calendar.cleanupWaitsForHold = true
+            } else if context.mode == .live, let cleanup {
                 let outcome = try cleanup.run()
                 calendar.cleanupDeleted = outcome.deleted?.accounts
                 calendar.accountsAtRisk = outcome.atRisk

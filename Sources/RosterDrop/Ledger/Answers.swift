@@ -109,8 +109,13 @@ struct AnswerOffice {
         return published
     }
 
-    /// Publishes `answer` at once under the first free names, recording nothing (dry runs).
-    func publishNow(_ answer: Answer) throws -> [String] {
-        try answer.files.map { try folder.publish($0.local, as: $0.name, in: .outbox) }
+    /// Publishes `answer` at once, recording nothing (dry runs), under names free in the
+    /// outbox and not reserved by an answer still waiting: a dry run must never take the
+    /// name a stopped run's answer will be published under.
+    func publishNow(_ answer: Answer, db: Database) throws -> [String] {
+        let names = try freeNames(answer.files.map(\.name), db: db)
+        return try zip(answer.files, names).map { file, name in
+            try folder.publish(file.local, as: name, in: .outbox)
+        }
     }
 }

@@ -338,10 +338,11 @@ public struct CSVReader {
     static let maxHeaderCells = 10_000
 
     private mutating func endField() {
-        recordBytes &+= 1
         if overLimit == nil && (recordBytes > maxRecordBytes || (header == nil && fields.count >= Self.maxHeaderCells)) {
             overLimit = .tooLong(field: false)
         }
+        // The delimiter after this field, if another follows (checked with the next field).
+        recordBytes &+= 1
         if overLimit == nil {
             // Cells past the header's count are only counted: the record is refused for them.
             if let header, fields.count >= header.count {
