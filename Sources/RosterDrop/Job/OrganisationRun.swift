@@ -104,8 +104,8 @@ struct OrganisationRun {
                 }
             }
             if context.mode != .dry {
-                calendar.purgedFiles = try { let purge = try Retention.purge(context, policy: retention)
-                    return purge.archived + purge.reports }()
+                let purge = try Retention.purge(context, policy: retention)
+                calendar.purgedFiles = purge.archived + purge.reports
             }
             summary.calendar = calendar
         } catch {

@@ -1,0 +1,50 @@
+import GRDB
+
+/// Decides whether a delivery's plan removes too much to apply without an operator.
+struct RemovalGuard {
+    let policy: HoldPolicy
+
+    static let entities: [(EntityKind, String)] = [
+        (.users, "users"), (.groups, "groups"), (.memberships, "memberships"), (.distributionOrders, "licenses"),
+    ]
+
+    /// What the organisation holds from Skolon now, for the kinds in `kinds` (counting a
+    /// national organisation's memberships takes a while: only kinds that remove enough to
+    /// matter are counted).
+    static func current(_ db: Database, organisation: String, kinds: Set<EntityKind>) throws -> [EntityKind: Int] {
+        let sql: [EntityKind: String] = [
+            .users: "SELECT COUNT(*) FROM accounts WHERE organisation_id = ? AND identity_source = 'skolon'",
+            .groups: "SELECT COUNT(*) FROM groups WHERE organisation_id = ? AND source = 'skolon'",
+            .memberships: """
+                SELECT COUNT(*) FROM groups g JOIN memberships m ON m.group_id = g.id
+                WHERE g.organisation_id = ? AND g.source = 'skolon'
+                """,
+            .distributionOrders: "SELECT COUNT(*) FROM licenses WHERE organisation_id = ? AND source = 'skolon'",
+        ]
+        var counts: [EntityKind: Int] = [:]
+        for kind in kinds { counts[kind] = try sql[kind].flatMap { try Int.fetchOne(db, sql: $0, arguments: [organisation]) } ?? 0 }
+        return counts
+    }
+
+    /// The kinds whose planned removals reach the minimum: the only ones that can be held.
+    func candidates(_ planned: [EntityKind: EntityCounts]) -> Set<EntityKind> {
+        Set(Self.entities.map(\.0).filter { (planned[$0]?.removed ?? 0) >= max(policy.minimum, 1) })
+    }
+
+    func figures(planned: [EntityKind: EntityCounts], current: [EntityKind: Int]) -> [HoldFigure] {
+        Self.entities.map { kind, name in
+            HoldFigure(entity: name, removing: planned[kind]?.removed ?? 0, current: current[kind] ?? 0,
+                       limitPercent: policy.percent[kind] ?? 100)
+        }
+    }
+
+    /// Whether any kind removes more than its share (and at least the minimum).
+    func exceeds(_ figures: [HoldFigure]) -> Bool {
+        figures.contains { $0.removing >= max(policy.minimum, 1) && $0.percent > $0.limitPercent }
+    }
+
+    /// Whether an approved delivery, re-planned, removes more of any kind than the operator saw.
+    static func exceedsApproval(_ figures: [HoldFigure], approved: [HoldFigure]) -> Bool {
+        figures.contains { figure in figure.removing > (approved.first { $0.entity == figure.entity }?.removing ?? 0) }
+    }
+}
