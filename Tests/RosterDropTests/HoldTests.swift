@@ -133,3 +133,31 @@ struct HoldTests {
         #expect(try strict.run(at: instant("2026-11-02T05:00:00Z")).organisations[0].deliveries.map(\.outcome) == [.held])
     }
 }
+
+/// The operator's commands, through the built binary.
+struct HoldCommandTests {
+    @Test func holdsApproveAndDiscardFromTheCommandLine() throws {
+        let binary = try Executable("rosterdrop")
+        let drop = try HoldTests.heldSetup()
+        let config = ["--config", drop.configPath]
+        _ = try drop.run(at: instant("2026-11-02T05:00:00Z"))
+        let none = try binary.run(["approve"] + config + ["org1", "20261101T020000Z"])
+        #expect(none.status == 1 && none.stderr.contains("no open hold for delivery 20261101T020000Z"), "\(none.stderr)")
+        let listed = try binary.run(["holds"] + config)
+        #expect(listed.status == 0)
+        #expect(listed.stdout.contains("org1  20261102T020000Z  held"))
+        #expect(listed.stdout.contains("would remove 18 of 20 (90.0 %, limit 10 %)  <- over the limit"))
+        #expect(listed.stdout.contains("rosterdrop approve --config \(drop.configPath) org1 20261102T020000Z"))
+        let json = try binary.run(["holds"] + config + ["org1", "--json"])
+        let holds = try JSONDecoder().decode([HeldDelivery].self, from: Data(json.stdout.utf8))
+        #expect(holds.map(\.timestamp) == ["20261102T020000Z"] && holds[0].figures.count == 4)
+        let approved = try binary.run(["approve"] + config + ["org1", "20261102T020000Z"])
+        #expect(approved.status == 0 && approved.stderr.contains("approved; the next run applies it"))
+        let twice = try binary.run(["discard"] + config + ["org1", "20261102T020000Z"])
+        #expect(twice.status == 1 && twice.stderr.contains("already approved"))
+        let unknown = try binary.run(["holds"] + config + ["nobody"])
+        #expect(unknown.status == 2)
+        #expect(try drop.run(at: instant("2026-11-03T05:00:00Z")).organisations[0].deliveries.map(\.outcome) == [.applied])
+        #expect(try binary.run(["holds"] + config).stdout == "no held deliveries\n")
+    }
+}
