@@ -57,7 +57,7 @@ struct Run: ParsableCommand {
     @Flag(name: .long, help: "Print a machine-readable summary on stdout.")
     var json = false
 
-    @Flag(name: .long, help: "Only warnings and errors on stderr.")
+    @Flag(name: .long, help: "Only warnings and errors on stderr, and the summary only when the run did something.")
     var quiet = false
 
     @Option(name: .long, help: ArgumentHelp(
@@ -76,7 +76,8 @@ struct Run: ParsableCommand {
         let summary = try ExitStatus.reporting {
             try SyncJob(configuration: JobConfiguration.load(path: config), dryRun: dryRun, full: full, now: clock).run()
         }
-        FileHandle.standardError.write(Data(SummaryText.render(summary).utf8))
+        // A scheduled run (--quiet) with nothing to report prints nothing: cron mails output.
+        if !quiet || !summary.isIdle { FileHandle.standardError.write(Data(SummaryText.render(summary).utf8)) }
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -267,12 +268,16 @@ struct HoldDecision: ParsableArguments {
     @Argument(help: "The held delivery's timestamp (YYYYMMDDTHHMMSSZ).")
     var timestamp: String
 
+    @Option(name: .long, help: ArgumentHelp("Take this instant as now (ISO 8601 UTC).", visibility: .hidden))
+    var now: String?
+
     func decide(approve: Bool) throws {
+        let clock = try Clock.parse(now)
         try ExitStatus.reporting {
             let configuration = try JobConfiguration.load(path: config)
             _ = try findOrganisation(organisationID, in: configuration)
             let hold = try HoldDesk(database: PortalDatabase(path: configuration.database))
-                .decide(organisation: organisationID, timestamp: timestamp, approve: approve, at: Date())
+                .decide(organisation: organisationID, timestamp: timestamp, approve: approve, at: clock())
             let next = approve
                 ? "the next run applies it (and holds it again if it would now remove more than shown)"
                 : "the next run answers it as discarded and archives its files"

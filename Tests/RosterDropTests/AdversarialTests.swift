@@ -133,5 +133,11 @@ struct AdversarialTests {
         #expect(idle.stderr.contains("org1: no complete delivery"))
         #expect(drop.files("org1", "outbox") == outbox)
         #expect(try drop.count("SELECT COUNT(*) FROM calendar_events") == 0)
+        // As scheduled (--quiet): nothing at all, so cron mails nothing.
+        let scheduled = try binary.run(["run", "--config", drop.configPath, "--quiet"] + now)
+        #expect(scheduled.status == 0 && scheduled.stderr.isEmpty, "\(scheduled.stderr)")
+        try drop.deliver("20261101T030000Z", users: [Fixture.user("p1")], orders: [Fixture.order("o1", person: "p1")])
+        let busy = try binary.run(["run", "--config", drop.configPath, "--quiet"] + now)
+        #expect(busy.stderr.contains("20261101T030000Z  duplicate"), "a run that did something still says so")
     }
 }

@@ -34,6 +34,16 @@ struct DeliveryReader {
 
     func read(_ delivery: Delivery, db: Database) throws -> ReadDelivery {
         var counts: [EntityKind: EntityCounts] = [:]
+        do {
+            return try read(delivery, db: db, counts: &counts)
+        } catch var refusal as DeliveryRefusal {
+            // The receipt of a refused delivery still says how many rows each file had.
+            refusal.received.merge(counts.mapValues(\.received)) { refused, _ in refused }
+            throw refusal
+        }
+    }
+
+    private func read(_ delivery: Delivery, db: Database, counts: inout [EntityKind: EntityCounts]) throws -> ReadDelivery {
         let manifest = try readManifest(delivery)
         try checkPresence(delivery, manifest: manifest)
         let products = try ProductCatalogue.ids(db)
@@ -64,7 +74,12 @@ struct DeliveryReader {
             }
             index.finish(kind)
             guard let load = loaded else { continue }
-            try verify(load, against: manifest)
+            do {
+                try verify(load, against: manifest)
+            } catch var refusal as DeliveryRefusal {
+                refusal.received[kind] = load.records
+                throw refusal
+            }
             loads[kind] = load
             counts[kind, default: EntityCounts()].received = load.records
             logger.info("file staged", metadata: ["organisation": "\(organisation.id)", "delivery": "\(delivery.timestamp)",

@@ -18,6 +18,8 @@ struct FileLoad: Sendable {
 /// Why a delivery is refused whole: file-level findings, nothing applied.
 struct DeliveryRefusal: Error {
     var findings: [Finding]
+    /// Records read of each file before the delivery was refused, for the receipt.
+    var received: [EntityKind: Int] = [:]
 }
 
 /// Streams one delivered file into its staging table, on two threads.

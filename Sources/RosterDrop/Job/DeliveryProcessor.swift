@@ -56,7 +56,7 @@ struct DeliveryProcessor {
             } catch let refusal as DeliveryRefusal {
                 try db.execute(sql: "DELETE FROM stage_findings")
                 try StagingArea.insert(refusal.findings, db)
-                verdict = Verdict(outcome: .refused)
+                verdict = Verdict(outcome: .refused, counts: refusal.received.mapValues { EntityCounts(received: $0) })
             }
             if verdict.outcome == .refused || verdict.outcome == .duplicate {
                 // Received counts only: nothing was (or will be) applied.

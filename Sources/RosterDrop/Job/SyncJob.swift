@@ -9,6 +9,18 @@ public struct RunSummary: Sendable, Codable {
 
     /// Whether every complete delivery got a receipt and no organisation failed.
     public var succeeded: Bool { organisations.allSatisfy { $0.error == nil } }
+
+    /// Whether the run found nothing to do: no delivery answered, nothing held, failed or
+    /// waiting, and no calendar step acted.
+    public var isIdle: Bool {
+        organisations.allSatisfy { organisation in
+            let calendar = organisation.calendar
+            return organisation.error == nil && organisation.deliveries.isEmpty && organisation.holds.isEmpty
+                && organisation.heldBack.isEmpty && organisation.waiting.isEmpty
+                && calendar?.startExport == nil && calendar?.cleanupDeleted == nil && calendar?.atRiskList == nil
+                && (calendar?.expiredLicenses ?? 0) == 0 && (calendar?.purgedFiles ?? 0) == 0
+        }
+    }
 }
 
 /// What one run did for one organisation.
