@@ -33,7 +33,8 @@ enum SummaryText {
     private static func render(_ calendar: CalendarSummary) -> String {
         var text = ""
         if let export = calendar.startExport {
-            text += "    integration started (\(calendar.startDay ?? "")): \(calendar.startLicensesExported ?? 0) license(s) "
+            let late = calendar.startedOn != calendar.startDay ? ", planned for \(calendar.startDay ?? "")" : ""
+            text += "    integration started \(calendar.startedOn ?? "")\(late): \(calendar.startLicensesExported ?? 0) license(s) "
             text += "exported to outbox/\(export), \(calendar.startGroupsDeleted ?? 0) old group(s) deleted\n"
         } else if calendar.integration == "planned", let day = calendar.startDay {
             text += "    integration starts \(day); deliveries until then are test runs\n"

@@ -8,6 +8,8 @@ public struct CalendarSummary: Sendable, Codable, Equatable {
     public var integration: String
     /// The start day, when there is one.
     public var startDay: String?
+    /// The day the start was performed (the clean-up deadline counts from it).
+    public var startedOn: String?
     /// Set on the run that performed the start: the export's name in the outbox.
     public var startExport: String?
     public var startLicensesExported: Int?
@@ -80,6 +82,7 @@ struct OrganisationRun {
                 calendar.startDay = day.iso
                 startedOn = JobClock.parseISO(at).map(context.clock.day(of:)) ?? day
             }
+            calendar.startedOn = startedOn?.iso
             summary.mode = "\(context.mode)"
             if context.mode == .live {
                 let expired = try LicenseExpiry(context: context).run()
