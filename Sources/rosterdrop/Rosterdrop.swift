@@ -8,7 +8,8 @@ struct Rosterdrop: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rosterdrop",
         abstract: "Keeps the portal's users, groups and licenses in step with Skolon drop folders.",
-        subcommands: [Run.self, Integrate.self, Holds.self, Approve.self, Discard.self, Products.self, Fetch.self]
+        subcommands: [Run.self, Integrate.self, Holds.self, Approve.self, Discard.self, Reprocess.self, Products.self,
+                      Fetch.self]
     )
 }
 
@@ -265,7 +266,7 @@ struct HoldDecision: ParsableArguments {
     @Argument(help: "The organisation's id in the config.")
     var organisationID: String
 
-    @Argument(help: "The held delivery's timestamp (YYYYMMDDTHHMMSSZ).")
+    @Argument(help: "The delivery's timestamp (YYYYMMDDTHHMMSSZ).")
     var timestamp: String
 
     @Option(name: .long, help: ArgumentHelp("Take this instant as now (ISO 8601 UTC).", visibility: .hidden))
@@ -296,4 +297,28 @@ struct Discard: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Discard a held delivery: the next run answers it and archives its files.")
     @OptionGroup var decision: HoldDecision
     func run() throws { try decision.decide(approve: false) }
+}
+
+/// `rosterdrop reprocess`: take a delivery again, as new (after a mapping fix).
+struct Reprocess: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Have the next run take a delivery again, as new, once its files are in the inbox (again).",
+        discussion: "For a delivery answered before a mapping was fixed. Recorded in the ledger; an older delivery than the last applied stays stale.")
+
+    @OptionGroup var delivery: HoldDecision
+
+    func run() throws {
+        let clock = try Clock.parse(delivery.now)
+        try ExitStatus.reporting {
+            let configuration = try JobConfiguration.load(path: delivery.config)
+            _ = try findOrganisation(delivery.organisationID, in: configuration)
+            try ReprocessDesk(database: PortalDatabase(path: configuration.database))
+                .request(organisation: delivery.organisationID, timestamp: delivery.timestamp, at: clock())
+            FileHandle.standardError.write(Data("""
+                rosterdrop: \(delivery.organisationID) \(delivery.timestamp) will be taken again by the next run that finds \
+                its files in inbox/ (put them back from archive/ if they are there)
+
+                """.utf8))
+        }
+    }
 }

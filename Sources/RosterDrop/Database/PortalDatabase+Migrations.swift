@@ -244,6 +244,13 @@ extension PortalDatabase {
                     count INTEGER NOT NULL,
                     PRIMARY KEY (organisation_id, kind)
                 ) WITHOUT ROWID;
+                -- An operator's request to take a delivery again (after a mapping fix).
+                CREATE TABLE reprocess_requests (
+                    organisation_id TEXT NOT NULL,
+                    timestamp TEXT NOT NULL,
+                    requested_at TEXT NOT NULL,
+                    taken_by INTEGER REFERENCES deliveries(id)
+                );
                 -- Deliveries committed by an older build but never answered cannot be answered
                 -- with their values any more; they count as answered.
                 UPDATE deliveries SET answered_at = received_at WHERE answered_at IS NULL;

@@ -109,7 +109,7 @@ struct DeliveryReader {
                 loads[kind].map { Finding(file: $0.name, line: 0, rule: .removalsSuspended) }
             }, db)
         }
-        return ReadDelivery(loads: loads, counts: counts, content: Self.contentHash(loads), unlicensed: unlicensed,
+        return ReadDelivery(loads: loads, counts: counts, content: Self.contentHash(loads, mapping: mapping.digest), unlicensed: unlicensed,
                             expiredOrders: index.expiredOrders, suspended: suspended)
     }
 
@@ -157,8 +157,11 @@ struct DeliveryReader {
         }
     }
 
-    static func contentHash(_ loads: [EntityKind: FileLoad]) -> String {
+    /// The delivery's content: its files by kind, and the mapping they were read under (a
+    /// fixed mapping makes the same files a new delivery).
+    static func contentHash(_ loads: [EntityKind: FileLoad], mapping: String) -> String {
         var hasher = SHA256()
+        hasher.update(data: Data("mapping=\(mapping)\n".utf8))
         for (kind, load) in loads.sorted(by: { $0.key < $1.key }) {
             hasher.update(data: Data("\(kind.rawValue)=\(load.sha256)\n".utf8))
         }

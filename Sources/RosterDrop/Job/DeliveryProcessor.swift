@@ -80,10 +80,12 @@ struct DeliveryProcessor {
                           work: URL) throws -> Verdict {
         try checkTimestamp(delivery)
         let latest = try ledger.latestApplied()
-        if try ledger.wasTaken(delivery.timestamp) {
+        // An operator's reprocess request makes a delivery taken before a new one.
+        let again = try ledger.reprocessRequested(delivery.timestamp)
+        if !again, try ledger.wasTaken(delivery.timestamp) {
             return Verdict(outcome: .duplicate)
         }
-        if let latest, latest.timestamp == delivery.timestamp { return Verdict(outcome: .duplicate) }
+        if !again, let latest, latest.timestamp == delivery.timestamp { return Verdict(outcome: .duplicate) }
         if let latest, latest.timestamp > delivery.timestamp {
             throw DeliveryRefusal(findings: [Finding(file: wholeDeliveryFile(delivery), line: 0, rule: .stale,
                                                      detail: latest.timestamp)])
@@ -92,7 +94,7 @@ struct DeliveryProcessor {
         let reader = DeliveryReader(organisation: organisation, folder: context.folder, full: context.full,
                                     today: context.today, work: work, logger: logger)
         let read = try reader.read(delivery, db: db)
-        if let latest, latest.content == read.content { return Verdict(outcome: .duplicate, counts: read.counts) }
+        if !again, let latest, latest.content == read.content { return Verdict(outcome: .duplicate, counts: read.counts) }
         phase("checked", delivery, since: &started)
         return Verdict(outcome: .applied, counts: read.counts, read: read)
     }
@@ -181,6 +183,7 @@ struct DeliveryProcessor {
                                        content: verdict.read?.content, loads: verdict.read.map { Array($0.loads.values) } ?? [],
                                        counts: verdict.counts, at: context.stamp)
             if let approval { try ledger.close(approval, at: context.stamp) }
+            if context.mode != .dry { try ledger.takeReprocessRequest(delivery.timestamp, by: id) }
             if let figures = verdict.hold {
                 try ledger.hold(deliveryID: id, timestamp: delivery.timestamp, figures: figures, at: context.stamp)
             }
@@ -204,7 +207,8 @@ struct DeliveryProcessor {
         var files: [(String, URL)] = []
         if findings > 0 && verdict.outcome != .duplicate {
             let local = work.appendingPathComponent("rejects.csv.gz")
-            _ = try ReportWriter.writeRejects(db, files: delivery.allFiles.map(\.name), to: local)
+            _ = try ReportWriter.writeRejects(db, files: delivery.allFiles.map(\.name),
+                                              source: organisation.mapping.delivery.sourceName, to: local)
             files.append(("rejects_\(delivery.timestamp).csv.gz", local))
         }
         // The receipt last: once it is there, the answer is whole.

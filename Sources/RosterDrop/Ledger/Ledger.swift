@@ -89,6 +89,20 @@ struct Ledger {
         return counts
     }
 
+    /// Whether an operator asked for the delivery `timestamp` to be taken again.
+    func reprocessRequested(_ timestamp: String) throws -> Bool {
+        try Bool.fetchOne(db, sql: """
+            SELECT EXISTS (SELECT 1 FROM reprocess_requests WHERE organisation_id = ? AND timestamp = ? AND taken_by IS NULL)
+            """, arguments: [organisation, timestamp]) ?? false
+    }
+
+    /// Marks the open request for `timestamp` taken by the ledger entry `deliveryID`.
+    func takeReprocessRequest(_ timestamp: String, by deliveryID: Int64) throws {
+        try db.execute(sql: """
+            UPDATE reprocess_requests SET taken_by = ? WHERE organisation_id = ? AND timestamp = ? AND taken_by IS NULL
+            """, arguments: [deliveryID, organisation, timestamp])
+    }
+
     func registerOrganisation(schoolUnits: [String]) throws {
         try db.execute(sql: "INSERT INTO organisations (id) VALUES (?) ON CONFLICT (id) DO NOTHING", arguments: [organisation])
         for unit in schoolUnits {
@@ -96,6 +110,31 @@ struct Ledger {
                 INSERT INTO school_units (code, organisation_id) VALUES (?, ?)
                 ON CONFLICT (code) DO UPDATE SET organisation_id = excluded.organisation_id
                 """, arguments: [unit, organisation])
+        }
+    }
+}
+
+/// An operator's requests to take a delivery again (`rosterdrop reprocess`).
+public struct ReprocessDesk {
+    public let database: PortalDatabase
+
+    public init(database: PortalDatabase) {
+        self.database = database
+    }
+
+    /// Records that the next run takes the delivery `timestamp` again, as new, once its files
+    /// are in the inbox (again): after a mapping is fixed, say. A delivery older than the last
+    /// one applied stays refused as stale: the portal never goes back in time.
+    public func request(organisation: String, timestamp: String, at now: Date) throws {
+        try database.writer.write { db in
+            let known = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM deliveries WHERE organisation_id = ? AND timestamp = ?)",
+                                          arguments: [organisation, timestamp]) ?? false
+            guard known else {
+                throw HoldDeskError(message: "organisation '\(organisation)' has no delivery \(timestamp) in the ledger")
+            }
+            if try Ledger(db: db, organisation: organisation).reprocessRequested(timestamp) { return }
+            try db.execute(sql: "INSERT INTO reprocess_requests (organisation_id, timestamp, requested_at) VALUES (?, ?, ?)",
+                           arguments: [organisation, timestamp, JobClock.iso(now)])
         }
     }
 }

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 
 extension Mapping {
@@ -14,6 +15,28 @@ extension Mapping {
             guard FileManager.default.fileExists(atPath: url.path) else { continue }
             files[kind] = try loadFile(url, expecting: kind)
         }
+        // Every YAML file in the folder is part of the mapping: a misnamed one is an error,
+        // not silently ignored.
+        let known = Set(["delivery.yaml"] + EntityKind.allCases.map { "\($0.rawValue).yaml" })
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []).sorted()
+        for name in names where (name.hasSuffix(".yaml") || name.hasSuffix(".yml")) && !known.contains(name) {
+            throw ConfigurationError(file: folder.appendingPathComponent(name).path, line: nil, key: nil, message: """
+                is not a mapping file this version reads (delivery.yaml, \(EntityKind.allCases.map { "\($0.rawValue).yaml" }.joined(separator: ", ")))
+                """)
+        }
+        // No two kinds (nor the manifest) may claim the same file.
+        var claims: [(String, String)] = files.values.sorted { $0.kind < $1.kind }.map { ("\($0.kind.rawValue).yaml: file", $0.filePattern) }
+        if let manifest = layout.manifest { claims.insert(("delivery.yaml: manifest", manifest), at: 0) }
+        for (index, (owner, pattern)) in claims.enumerated() {
+            for stamp in ["20261101T020000Z", "19991231T235959Z"] {
+                let probe = pattern.replacingOccurrences(of: "{ts}", with: stamp)
+                for (other, otherPattern) in claims[(index + 1)...] where timestamp(in: probe, pattern: otherPattern) != nil {
+                    throw ConfigurationError(file: folder.path, line: nil, key: nil, message: """
+                        \(owner) '\(pattern)' and \(other) '\(otherPattern)' both match '\(probe)': each file must belong to one kind
+                        """)
+                }
+            }
+        }
         for kind in layout.required where files[kind] == nil {
             throw ConfigurationError(file: deliveryFile.path, line: nil, key: "required",
                                      message: "names \(kind.rawValue), but the folder has no \(kind.rawValue).yaml")
@@ -22,7 +45,12 @@ extension Mapping {
             throw ConfigurationError(file: folder.path, line: nil, key: nil,
                                      message: "memberships.yaml needs users.yaml and groups.yaml beside it")
         }
-        return Mapping(name: folder.lastPathComponent, delivery: layout, files: files)
+        var hasher = SHA256()
+        for name in names where known.contains(name) {
+            hasher.update(data: Data(name.utf8))
+            hasher.update(data: (try? Data(contentsOf: folder.appendingPathComponent(name))) ?? Data())
+        }
+        return Mapping(name: folder.lastPathComponent, digest: Digest.hex(hasher.finalize()), delivery: layout, files: files)
     }
 
     private static func read(_ url: URL) throws -> String {
@@ -42,7 +70,7 @@ extension Mapping {
 
     static func loadLayout(_ url: URL) throws -> DeliveryLayout {
         let object = try YAMLObject.parse(read(url), file: url.path,
-                                          allowed: ["version", "manifest", "stable_seconds", "required", "max_file_bytes",
+                                          allowed: ["version", "source", "manifest", "stable_seconds", "required", "max_file_bytes",
                                                    "max_field_bytes", "max_record_bytes"])
         try checkVersion(object)
         let manifest = try object.string("manifest")
@@ -76,12 +104,13 @@ extension Mapping {
         } else {
             limits.recordBytes = max(limits.recordBytes, limits.fieldBytes)
         }
-        return DeliveryLayout(manifest: manifest, stableSeconds: stable, required: required, limits: limits)
+        return DeliveryLayout(manifest: manifest, stableSeconds: stable, required: required, limits: limits,
+                              sourceName: try object.string("source"))
     }
 
     static let fieldKeys: Set<String> = [
         "column", "type", "required", "pattern", "min_length", "max_length", "unique", "references",
-        "format", "min", "max", "values", "case_insensitive", "not_before",
+        "format", "min", "max", "values", "case_insensitive", "not_before", "allow_control_characters",
     ]
 
     static func loadFile(_ url: URL, expecting kind: EntityKind) throws -> FileMapping {
@@ -191,6 +220,7 @@ extension Mapping {
         return FieldMapping(target: target.name, column: try spec.string("column") ?? target.name, type: type,
                             required: try spec.bool("required") ?? target.required, pattern: pattern,
                             minLength: minLength, maxLength: maxLength, unique: try spec.bool("unique") ?? false,
-                            reference: reference, notBefore: try spec.string("not_before"))
+                            reference: reference, notBefore: try spec.string("not_before"),
+                            allowsControlCharacters: try spec.bool("allow_control_characters") ?? false)
     }
 }

@@ -10,6 +10,9 @@ public struct Mapping: Sendable {
 
     /// The folder's name, e.g. `skolon-v1`.
     public var name: String
+    /// A digest of the folder's mapping files: a delivery read under another mapping is a
+    /// new delivery, even with the same files.
+    public var digest: String = ""
     public var delivery: DeliveryLayout
     public var files: [EntityKind: FileMapping]
 }
@@ -24,6 +27,8 @@ public struct DeliveryLayout: Sendable {
     public var required: [EntityKind]
     /// How large a file, a field and a record may be.
     public var limits: ReadLimits
+    /// Where the data comes from, as messages name it ("Rätta den i Skolon"); nil: the source.
+    public var sourceName: String?
 }
 
 /// Bounds on what one delivered file may hold, so that no input makes memory grow
@@ -78,6 +83,8 @@ public struct FieldMapping: Sendable {
     public var reference: Reference?
     /// For dates: the portal field this one must not precede (e.g. `valid_to` after `valid_from`).
     public var notBefore: String?
+    /// Whether a text value may hold control characters (line breaks, NUL, …); refused otherwise.
+    public var allowsControlCharacters = false
 }
 
 /// The type a source value is checked and normalised against.

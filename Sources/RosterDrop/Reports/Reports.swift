@@ -22,7 +22,7 @@ enum ReportWriter {
     /// Writes `rejects_<ts>.csv.gz` from the staged findings, ordered by file then line.
     ///
     /// `files` gives the order of the delivery's files; findings about other names follow.
-    static func writeRejects(_ db: Database, files: [String], to url: URL) throws -> Int {
+    static func writeRejects(_ db: Database, files: [String], source: String? = nil, to url: URL) throws -> Int {
         let writer = try GzipWriter(path: url.path)
         try writer.write(CSVWriter.line(rejectsHeader))
         var count = 0
@@ -39,7 +39,7 @@ enum ReportWriter {
             let line: Int = row["line"]
             let rule = Rule(rawValue: ruleID)
             let cells = [row["file"], line > 0 ? String(line) : "", row["column_name"], row["value"], ruleID,
-                         rule?.swedish(detail) ?? detail, rule?.english(detail) ?? detail]
+                         rule?.swedish(detail, source: source) ?? detail, rule?.english(detail, source: source) ?? detail]
             try writer.write(CSVWriter.line(cells.map(SpreadsheetSafety.neutralise)))
             count += 1
         }

@@ -81,7 +81,11 @@ struct RecordValidator {
             var value = raw
             switch field.type {
             case .text:
-                break
+                // Other types' formats refuse control characters by themselves.
+                if !field.allowsControlCharacters, raw.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) {
+                    reject(.controlCharacter)
+                    continue
+                }
             case .integer(let min, let max):
                 guard let number = Int(raw) else { reject(.integer); continue }
                 if let min, number < min { reject(.range, "\(min)–\(max.map(String.init) ?? "")"); continue }

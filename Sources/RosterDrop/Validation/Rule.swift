@@ -12,6 +12,7 @@ public enum Rule: String, Sendable, CaseIterable {
     case required = "field.required"
     case pattern = "field.pattern"
     case length = "field.length"
+    case controlCharacter = "field.control_character"
     case integer = "field.integer"
     case range = "field.range"
     case date = "field.date"
@@ -40,24 +41,27 @@ public enum Rule: String, Sendable, CaseIterable {
     case exportUnknownProduct = "export.unknown_product"
     case removalsSuspended = "delivery.removals_suspended"
 
-    /// The Swedish message, with `detail` filled in.
-    public func swedish(_ detail: String) -> String {
+    /// The Swedish message, with `detail` filled in; `source` names where the data comes
+    /// from (the mapping's `source:`, e.g. Skolon), so the school knows where to fix it.
+    public func swedish(_ detail: String, source: String? = nil) -> String {
+        let fixAt = source.map { "i \($0)" } ?? "i källsystemet"
         switch self {
         case .unclosedQuote: return "Ett citattecken öppnas men stängs aldrig; resten av filen kunde inte läsas. Kontrollera citattecknen på raden."
         case .strayQuote: return "Ett citattecken står mitt i ett fält. Omge hela fältet med citattecken och dubblera citattecken inuti (\"\")."
         case .cellCount: return "Raden har fel antal fält (förväntat \(part(detail, 0)), hittade \(part(detail, 1))). Kontrollera avgränsare och citattecken."
         case .encoding: return "Raden innehåller tecken som inte är giltiga i filens teckenkodning (\(detail)). Spara filen i rätt kodning."
         case .tooLong: return detail.hasPrefix("field:") ? "Ett fält på raden är längre än tillåtet (högst \(part(detail, 1, ":")) byte); raden används inte. Kontrollera radbrytningar och citattecken i exporten." : "Raden är längre än tillåtet (högst \(part(detail, 1, ":")) byte); raden används inte. Kontrollera radbrytningar och citattecken i exporten."
-        case .required: return "Fältet är obligatoriskt men saknar värde. Fyll i det i källsystemet."
-        case .pattern: return "Värdet har fel format (förväntat: \(detail)). Rätta värdet i källsystemet."
-        case .length: return detail.hasPrefix("min:") ? "Värdet är för kort (minst \(part(detail, 1)) tecken)." : "Värdet är för långt (högst \(part(detail, 1)) tecken)."
+        case .required: return "Fältet är obligatoriskt men saknar värde. Fyll i det \(fixAt)."
+        case .pattern: return "Värdet har fel format (förväntat: \(detail)). Rätta värdet \(fixAt)."
+        case .length: return detail.hasPrefix("min:") ? "Värdet är för kort (minst \(part(detail, 1, ":")) tecken)." : "Värdet är för långt (högst \(part(detail, 1, ":")) tecken)."
+        case .controlCharacter: return "Värdet innehåller ett osynligt styrtecken (t.ex. en radbrytning eller ett nolltecken). Rätta värdet \(fixAt)."
         case .integer: return "Värdet ska vara ett heltal."
         case .range: return "Värdet ligger utanför tillåtet intervall (\(detail))."
         case .date: return "Datumet är ogiltigt eller har fel format (förväntat: \(detail), t.ex. \(Self.example(detail)))."
         case .dateOrder: return "Slutdatumet ligger före startdatumet (\(detail))."
-        case .email: return "E-postadressen är inte giltig. Rätta den i Skolon eller skolans register."
+        case .email: return "E-postadressen är inte giltig. Rätta den \(fixAt)."
         case .enumeration: return "Värdet är inte tillåtet (tillåtna värden: \(detail))."
-        case .duplicate: return "Samma id förekommer på flera rader (rad \(detail)); dubbletterna används inte. Ta bort dubbletten i källsystemet."
+        case .duplicate: return "Samma id förekommer på flera rader (rad \(detail)); dubbletterna används inte. Ta bort dubbletten \(fixAt)."
         case .unknownPerson: return "Personen finns inte i leveransens användarfil. Kontrollera person_id eller skicka med personen."
         case .rejectedPerson: return "Personens rad i användarfilen underkändes, så raden används inte. Rätta först personens rad."
         case .unknownGroup: return "Gruppen finns inte i leveransens gruppfil. Kontrollera group_id eller skicka med gruppen."
@@ -77,28 +81,30 @@ public enum Rule: String, Sendable, CaseIterable {
         case .stale: return "Leveransen är äldre än en som redan lästs in (\(detail)) och används inte."
         case .badTimestamp: return detail == "future" ? "Leveransens tidsstämpel ligger i framtiden; den används inte. Kontrollera klockan i systemet som skapar filerna." : "Leveransens tidsstämpel är inte en giltig tidpunkt (ÅÅÅÅMMDDTHHMMSSZ i UTC); den används inte."
         case .exportUnknownProduct: return "Licensen gäller en produkt som saknas i portalens produktkatalog och skickas därför inte till Skolon. Kontakta förlagets support."
-        case .removalsSuspended: return "Filen har rader som inte kunde läsas; därför tas inget bort för den här filen i denna leverans."
+        case .removalsSuspended: return "Filen har rader som inte kunde knytas till någon post (de kunde inte läsas eller saknar id); därför tas inget bort för den här filen i denna leverans."
         }
     }
 
-    /// The English message, with `detail` filled in.
-    public func english(_ detail: String) -> String {
+    /// The English message, with `detail` filled in; `source` as for `swedish`.
+    public func english(_ detail: String, source: String? = nil) -> String {
+        let fixAt = source.map { "in \($0)" } ?? "at the source"
         switch self {
         case .unclosedQuote: return "A quote is opened but never closed; the rest of the file could not be read. Check the quotes on this line."
         case .strayQuote: return "A quote character stands inside a field. Quote the whole field and double any quote inside it (\"\")."
         case .cellCount: return "The row has the wrong number of fields (expected \(part(detail, 0)), found \(part(detail, 1))). Check delimiters and quotes."
         case .encoding: return "The row has characters that are not valid in the file's encoding (\(detail)). Save the file in the right encoding."
         case .tooLong: return detail.hasPrefix("field:") ? "A field on this row is longer than allowed (at most \(part(detail, 1, ":")) bytes); the row is not used. Check line breaks and quotes in the export." : "The row is longer than allowed (at most \(part(detail, 1, ":")) bytes); the row is not used. Check line breaks and quotes in the export."
-        case .required: return "This field is required but empty. Fill it in at the source."
-        case .pattern: return "The value has the wrong format (expected: \(detail)). Correct it at the source."
-        case .length: return detail.hasPrefix("min:") ? "The value is too short (at least \(part(detail, 1)) characters)." : "The value is too long (at most \(part(detail, 1)) characters)."
+        case .required: return "This field is required but empty. Fill it in \(fixAt)."
+        case .pattern: return "The value has the wrong format (expected: \(detail)). Correct it \(fixAt)."
+        case .length: return detail.hasPrefix("min:") ? "The value is too short (at least \(part(detail, 1, ":")) characters)." : "The value is too long (at most \(part(detail, 1, ":")) characters)."
+        case .controlCharacter: return "The value holds an invisible control character (such as a line break or a NUL byte). Correct it \(fixAt)."
         case .integer: return "The value must be a whole number."
         case .range: return "The value is out of range (\(detail))."
         case .date: return "The date is invalid or in the wrong format (expected: \(detail), e.g. \(Self.example(detail)))."
         case .dateOrder: return "The end date is before the start date (\(detail))."
-        case .email: return "The e-mail address is not valid. Correct it in Skolon or the school's register."
+        case .email: return "The e-mail address is not valid. Correct it \(fixAt)."
         case .enumeration: return "The value is not allowed (allowed values: \(detail))."
-        case .duplicate: return "The same id appears on several rows (lines \(detail)); the duplicates are not used. Remove the duplicate at the source."
+        case .duplicate: return "The same id appears on several rows (lines \(detail)); the duplicates are not used. Remove the duplicate \(fixAt)."
         case .unknownPerson: return "The person is not in the delivery's users file. Check the person_id or include the person."
         case .rejectedPerson: return "The person's row in the users file was rejected, so this row is not used. Fix the person's row first."
         case .unknownGroup: return "The group is not in the delivery's groups file. Check the group_id or include the group."
@@ -118,7 +124,7 @@ public enum Rule: String, Sendable, CaseIterable {
         case .stale: return "The delivery is older than one already applied (\(detail)) and is not used."
         case .badTimestamp: return detail == "future" ? "The delivery's timestamp is in the future; it is not used. Check the clock of the system that writes the files." : "The delivery's timestamp is not a real time (YYYYMMDDTHHMMSSZ in UTC); it is not used."
         case .exportUnknownProduct: return "The license is for a product missing from the portal's catalogue, so it is not sent to Skolon. Contact the publisher's support."
-        case .removalsSuspended: return "The file has rows that could not be read; nothing is removed for this file in this delivery."
+        case .removalsSuspended: return "The file has rows that cannot be tied to a record (unreadable, or without an id); nothing is removed for this file in this delivery."
         }
     }
 

@@ -1,0 +1,116 @@
+import Foundation
+import GRDB
+import Testing
+@testable import RosterDrop
+
+/// Defects found when exports were tried as a new school would (issue 8, part 9).
+struct MappingDefectTests {
+    @Test func lengthMessagesKeepTheirNumber() throws {
+        #expect(Rule.length.swedish("max:8").contains("högst 8 tecken"))
+        #expect(Rule.length.english("min:2").contains("at least 2 characters"))
+        let mapping = try Mapping.load(folder: MappingTests.folder(["users.yaml": MappingTests.legacyUsers]))
+        let users = try #require(mapping.files[.users])
+        var reader = CSVReader(delimiter: users.delimiter, encoding: users.encoding)
+        var records: [CSVRecord] = []
+        let bytes = MappingTests.windows1252("Personnummer-id;Roll;Förnamn;Efternamn;E-post;Skolenhet;Årskurs\r\n"
+                                             + "1234;Elev;Åsa-Lena;Öberg;asa@skola.se;12345678;7\r\n")
+        bytes.withUnsafeBytes { reader.feed($0) { if case .record(let record) = $0 { records.append(record) } } }
+        let validator = try RecordValidator.make(mapping: users, file: "elever.csv", header: records[0].fields,
+                                                 schoolUnits: ["12345678"], products: [], organisation: "org1")
+        var findings: [Finding] = []
+        _ = validator.validate(records[1], findings: &findings)
+        let finding = try #require(findings.first)
+        #expect(finding.rule.swedish(finding.detail).contains("högst 5 tecken"), "\(finding.rule.swedish(finding.detail))")
+    }
+
+    @Test func aYamlFileThatIsNoKindIsAMappingError() throws {
+        let folder = try MappingTests.folder(["users.yaml": MappingTests.legacyUsers, "elever.yaml": MappingTests.legacyUsers])
+        #expect { _ = try Mapping.load(folder: folder) } throws: { error in
+            "\(error)".contains("elever.yaml") && "\(error)".contains("is not a mapping file")
+        }
+    }
+
+    @Test func twoKindsClaimingOneFileAreAMappingError() throws {
+        let groups = """
+            version: 1
+            kind: groups
+            file: "elever_{ts}.csv"
+            fields: { group_id: {column: id}, name: {column: n}, type: {column: t, type: enum, values: {K: class}},
+                      school_unit_code: {column: s} }
+            """
+        let folder = try MappingTests.folder(["users.yaml": MappingTests.legacyUsers, "groups.yaml": groups])
+        #expect { _ = try Mapping.load(folder: folder) } throws: { error in
+            "\(error)".contains("users.yaml: file") && "\(error)".contains("groups.yaml: file") && "\(error)".contains("both match")
+        }
+    }
+
+    @Test func controlCharactersInANameAreRefusedAndMessagesNameTheSource() throws {
+        let drop = try TestDrop()
+        try drop.deliver("20261101T020000Z", users: [Fixture.user("p1", given: "Å\u{0}sa"), Fixture.user("p2", email: "fel"),
+                                                      Fixture.user("p3")],
+                         orders: [Fixture.order("o1", person: "p1"), Fixture.order("o2", person: "p2"),
+                                  Fixture.order("o3", person: "p3")])
+        _ = try drop.run(at: instant("2026-11-01T05:00:00Z"))
+        let rejects = try drop.report("rejects_20261101T020000Z.csv.gz")
+        let control = try #require(rejects.first { $0[4] == "field.control_character" })
+        #expect(control[1] == "2" && control[2] == "given_name")
+        let email = try #require(rejects.first { $0[4] == "field.email" })
+        #expect(email[5].contains("Rätta den i Skolon") && email[6].contains("Correct it in Skolon"))
+        #expect(try drop.count("SELECT COUNT(*) FROM accounts") == 1)
+        // A source without a name is "the source".
+        #expect(Rule.email.english("").contains("at the source"))
+    }
+
+    @Test func aRowWithAnEmptyKeySaysSoWhenRemovalsAreSuspended() {
+        #expect(Rule.removalsSuspended.swedish("").contains("saknar id"))
+        #expect(Rule.removalsSuspended.english("").contains("without an id"))
+    }
+
+    /// After a mapping fix, the same files are a new delivery; and an operator can have a
+    /// delivery taken again.
+    @Test func aFixedMappingMakesTheSameFilesNewAndReprocessTakesADeliveryAgain() throws {
+        let drop = try TestDrop()
+        let users = [Fixture.user("p1", given: "Anna-Karin Elisabeth Maria Lovisa"), Fixture.user("p2")]
+        let orders = [Fixture.order("o1", person: "p1"), Fixture.order("o2", person: "p2")]
+        // A local copy of the Skolon mapping that is too strict about names.
+        let mapping = drop.root.appendingPathComponent("mapping")
+        try FileManager.default.copyItem(at: URL(fileURLWithPath: TestDrop.skolonMapping), to: mapping)
+        let usersYAML = mapping.appendingPathComponent("users.yaml")
+        let strict = try String(contentsOf: usersYAML, encoding: .utf8)
+        let tooStrict = strict.replacingOccurrences(of: "column: given_name\n    required: true\n    max_length: 100",
+                                                    with: "column: given_name\n    required: true\n    max_length: 10")
+        #expect(tooStrict != strict)
+        try tooStrict.write(to: usersYAML, atomically: true, encoding: .utf8)
+        let config = try String(contentsOfFile: drop.configPath, encoding: .utf8)
+        try config.replacingOccurrences(of: TestDrop.skolonMapping, with: mapping.path)
+            .write(toFile: drop.configPath, atomically: true, encoding: .utf8)
+        let files = try drop.deliver("20261101T020000Z", users: users, orders: orders)
+        _ = try drop.run(at: instant("2026-11-01T05:00:00Z"))
+        #expect(try drop.count("SELECT COUNT(*) FROM accounts") == 1)
+        // The mapping is fixed; the school sends the same files again under a new timestamp.
+        try strict.write(to: usersYAML, atomically: true, encoding: .utf8)
+        for (name, data) in files {
+            try data.write(to: drop.inbox().appendingPathComponent(name.replacingOccurrences(of: "20261101T020000Z", with: "20261102T020000Z")))
+        }
+        try drop.deliver("20261102T020000Z", users: users, orders: orders)
+        let again = try drop.run(at: instant("2026-11-02T05:00:00Z"))
+        #expect(again.organisations[0].deliveries.map(\.outcome) == [.applied], "not a duplicate: read under another mapping")
+        #expect(try drop.count("SELECT COUNT(*) FROM accounts") == 2)
+
+        // Reprocess: the same timestamp taken again once its files are back in the inbox.
+        let binary = try Executable("rosterdrop")
+        let request = try binary.run(["reprocess", "--config", drop.configPath, "org1", "20261102T020000Z"])
+        #expect(request.status == 0, "\(request.stderr)")
+        let unknown = try binary.run(["reprocess", "--config", drop.configPath, "org1", "20261103T020000Z"])
+        #expect(unknown.status == 1 && unknown.stderr.contains("no delivery 20261103T020000Z"))
+        try drop.execute("UPDATE accounts SET given_name = 'ändrad i portalen' WHERE person_id = 'p2'")
+        try drop.deliver("20261102T020000Z", users: users, orders: orders)
+        let reprocessed = try drop.run(full: true, at: instant("2026-11-02T06:00:00Z"))
+        #expect(reprocessed.organisations[0].deliveries.map(\.outcome) == [.applied])
+        #expect(try drop.rows("SELECT given_name FROM accounts WHERE person_id = 'p2'").first?["given_name"] as String? == "Åsa")
+        #expect(try drop.count("SELECT COUNT(*) FROM reprocess_requests WHERE taken_by IS NOT NULL") == 1)
+        // Taken once: the same files once more are a duplicate again.
+        try drop.deliver("20261102T020000Z", users: users, orders: orders)
+        #expect(try drop.run(at: instant("2026-11-02T07:00:00Z")).organisations[0].deliveries.map(\.outcome) == [.duplicate])
+    }
+}
