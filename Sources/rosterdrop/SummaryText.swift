@@ -25,7 +25,11 @@ enum SummaryText {
             if !organisation.waiting.isEmpty {
                 text += "    waiting (incomplete): \(organisation.waiting.joined(separator: ", "))\n"
             }
-            if organisation.unrecognised > 0 { text += "    \(organisation.unrecognised) unrecognised file(s) left in inbox/\n" }
+            if organisation.unrecognised > 0 {
+                let shown = organisation.unrecognisedNames.prefix(5).joined(separator: ", ")
+                text += "    \(organisation.unrecognised) file(s) no mapping reads, left in inbox/: \(shown)"
+                text += organisation.unrecognised > 5 ? ", …\n" : "\n"
+            }
         }
         return text
     }

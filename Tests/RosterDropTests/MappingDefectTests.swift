@@ -113,4 +113,98 @@ struct MappingDefectTests {
         try drop.deliver("20261102T020000Z", users: users, orders: orders)
         #expect(try drop.run(at: instant("2026-11-02T07:00:00Z")).organisations[0].deliveries.map(\.outcome) == [.duplicate])
     }
+
+    /// A copy of the Skolon mapping with `edit` applied to one of its files, used by `drop`.
+    static func editedSkolonMapping(_ drop: TestDrop, _ file: String, _ edit: (String) -> String) throws {
+        let mapping = drop.root.appendingPathComponent("mapping-\(UUID().uuidString)")
+        try FileManager.default.copyItem(at: URL(fileURLWithPath: TestDrop.skolonMapping), to: mapping)
+        let url = mapping.appendingPathComponent(file)
+        let text = try String(contentsOf: url, encoding: .utf8)
+        #expect(edit(text) != text, "the edit changed \(file)")
+        try edit(text).write(to: url, atomically: true, encoding: .utf8)
+        let config = try String(contentsOfFile: drop.configPath, encoding: .utf8)
+        try config.replacingOccurrences(of: TestDrop.skolonMapping, with: mapping.path)
+            .write(toFile: drop.configPath, atomically: true, encoding: .utf8)
+    }
+
+    @Test func filesNoMappingReadsAreReportedUnlessIgnored() throws {
+        let drop = try TestDrop()
+        try Self.editedSkolonMapping(drop, "delivery.yaml") { $0 + "ignore: [\"README*.txt\"]\n" }
+        try drop.deliver("20261101T020000Z", users: [Fixture.user("p1")], orders: [Fixture.order("o1", person: "p1")])
+        // The manifest also names a file no kind reads, and an ignorable one; a stray file lies beside.
+        let extra = Data("x\n".utf8)
+        try extra.write(to: drop.inbox().appendingPathComponent("schools_20261101T020000Z.csv"))
+        try extra.write(to: drop.inbox().appendingPathComponent("README_20261101.txt"))
+        try extra.write(to: drop.inbox().appendingPathComponent("stray.xlsx"))
+        let manifest = drop.inbox().appendingPathComponent("manifest_20261101T020000Z.csv")
+        let text = try String(contentsOf: manifest, encoding: .utf8)
+            + "schools_20261101T020000Z.csv,1,\(Digest.sha256Hex(extra))\nREADME_20261101.txt,1,\(Digest.sha256Hex(extra))\n"
+        try text.write(to: manifest, atomically: true, encoding: .utf8)
+        let summary = try drop.run(at: instant("2026-11-01T05:00:00Z"))
+        #expect(summary.organisations[0].deliveries.map(\.outcome) == [.appliedWithRejects])
+        let rejects = try drop.report("rejects_20261101T020000Z.csv.gz")
+        #expect(rejects.dropFirst().map { [$0[0], $0[4]] } == [["schools_20261101T020000Z.csv", "manifest.unclaimed_file"]])
+        #expect(rejects[1][5].contains("ingen fil i mappningen läser den"))
+        #expect(drop.files("org1", "archive").contains("schools_20261101T020000Z.csv"))
+        #expect(drop.files("org1", "archive").contains("README_20261101.txt"))
+        #expect(drop.files("org1", "inbox") == ["stray.xlsx"])
+        #expect(summary.organisations[0].unrecognisedNames == ["stray.xlsx"])
+    }
+
+    @Test func aRepeatedKeyRejectsEveryRowWithItsOwnFindingEvenWithoutUnique() throws {
+        let drop = try TestDrop()
+        try Self.editedSkolonMapping(drop, "users.yaml") {
+            $0.replacingOccurrences(of: "pattern: \"^[A-Za-z0-9_-]{1,64}$\"\n    unique: true", with: "pattern: \"^[A-Za-z0-9_-]{1,64}$\"")
+        }
+        try drop.deliver("20261101T020000Z", users: [Fixture.user("p1"), Fixture.user("p1", given: "Bo"), Fixture.user("p2")],
+                         orders: [Fixture.order("o2", person: "p2")])
+        _ = try drop.run(at: instant("2026-11-01T05:00:00Z"))
+        let rejects = try drop.report("rejects_20261101T020000Z.csv.gz").dropFirst()
+        #expect(rejects.filter { $0[4] == "unique.duplicate" }.map { $0[1] } == ["2", "3"])
+        #expect(try drop.receipt("20261101T020000Z")["users"]?[4...6] == ["3", "1", "2"])
+    }
+
+    @Test func twoFieldsFromOneColumnReportAProblemOnce() throws {
+        let drop = try TestDrop()
+        try Self.editedSkolonMapping(drop, "users.yaml") {
+            $0.replacingOccurrences(of: "  eppn:\n    column: eppn\n    max_length: 254", with: "  eppn:\n    column: given_name\n    max_length: 100")
+        }
+        try drop.deliver("20261101T020000Z", users: [Fixture.user("p1", given: String(repeating: "x", count: 120))],
+                         orders: [Fixture.order("o1", person: "p1")])
+        _ = try drop.run(at: instant("2026-11-01T05:00:00Z"))
+        let rejects = try drop.report("rejects_20261101T020000Z.csv.gz").dropFirst().filter { $0[4] == "field.length" }
+        #expect(rejects.count == 1 && rejects.first?[2] == "given_name")
+    }
+
+    @Test(arguments: [TextEncoding.utf8, .windows1252])
+    func aFileInAnotherEncodingSaysSo(_ mappingEncoding: TextEncoding) throws {
+        let drop = try TestDrop()
+        try Self.editedSkolonMapping(drop, "users.yaml") {
+            $0.replacingOccurrences(of: "encoding: utf-8", with: "encoding: \(mappingEncoding.rawValue)")
+                .replacingOccurrences(of: "column: given_name", with: "column: Förnamn")
+        }
+        let header = TestDrop.usersHeader.replacingOccurrences(of: "given_name", with: "Förnamn")
+        let text = header + "\n" + Fixture.user("p1") + "\n"
+        // The other encoding than the mapping's.
+        let bytes = mappingEncoding == .utf8 ? Data(MappingTests.windows1252(text)) : Data(text.utf8)
+        let path = drop.inbox().appendingPathComponent("users_20261101T020000Z.csv.gz").path
+        let writer = try GzipWriter(path: path)
+        try bytes.withUnsafeBytes { try writer.write($0) }
+        try writer.close()
+        let users = try Data(contentsOf: URL(fileURLWithPath: path))
+        let orders = try TestDrop.gzip(TestDrop.ordersHeader + "\n" + Fixture.order("o1", person: "p1") + "\n")
+        try orders.write(to: drop.inbox().appendingPathComponent("distribution_orders_20261101T020000Z.csv.gz"))
+        try """
+            file,rows,sha256
+            users_20261101T020000Z.csv.gz,1,\(Digest.sha256Hex(users))
+            distribution_orders_20261101T020000Z.csv.gz,1,\(Digest.sha256Hex(orders))
+
+            """.write(to: drop.inbox().appendingPathComponent("manifest_20261101T020000Z.csv"), atomically: true, encoding: .utf8)
+        let summary = try drop.run(at: instant("2026-11-01T05:00:00Z"))
+        #expect(summary.organisations[0].deliveries.map(\.outcome) == [.refused])
+        let rejects = try drop.report("rejects_20261101T020000Z.csv.gz")
+        let hint = try #require(rejects.first { $0[4] == "file.encoding" })
+        let other = mappingEncoding == .utf8 ? "windows-1252" : "utf-8"
+        #expect(hint[5].contains("(\(other))") && hint[6].contains("another character encoding"))
+    }
 }

@@ -6,6 +6,8 @@ public struct Delivery: Sendable, Equatable {
     public var timestamp: String
     public var manifest: DropFile?
     public var files: [EntityKind: DropFile]
+    /// Inbox files no kind claims (unrecognised or ignorable): its manifest may name some.
+    public var unclaimed: [DropFile] = []
 
     /// Every inbound file of the delivery, manifest last.
     public var allFiles: [DropFile] {
@@ -19,7 +21,8 @@ public struct InboxScan: Sendable {
     public var ready: [Delivery]
     /// Deliveries not complete yet (no manifest, or files still changing), left for a later run.
     public var waiting: [Delivery]
-    /// Names that belong to no delivery of this mapping; left alone.
+    /// Names that belong to no delivery of this mapping and that it does not declare
+    /// ignorable: left alone, and reported.
     public var unrecognised: [String]
 }
 
@@ -33,6 +36,7 @@ extension Mapping {
     public func scan(_ files: [DropFile], now: Date, stableSince: [String: Date]? = nil) -> InboxScan {
         var byTimestamp: [String: Delivery] = [:]
         var unrecognised: [String] = []
+        var unclaimed: [DropFile] = []
         for file in files {
             if let pattern = delivery.manifest, let timestamp = Self.timestamp(in: file.name, pattern: pattern) {
                 byTimestamp[timestamp, default: Delivery(timestamp: timestamp, manifest: nil, files: [:])].manifest = file
@@ -44,12 +48,14 @@ extension Mapping {
             if let (kind, timestamp) = match {
                 byTimestamp[timestamp, default: Delivery(timestamp: timestamp, manifest: nil, files: [:])].files[kind] = file
             } else {
-                unrecognised.append(file.name)
+                unclaimed.append(file)
+                if !delivery.ignores(file.name) { unrecognised.append(file.name) }
             }
         }
         var ready: [Delivery] = []
         var waiting: [Delivery] = []
-        for delivery in byTimestamp.values.sorted(by: { $0.timestamp < $1.timestamp }) {
+        for var delivery in byTimestamp.values.sorted(by: { $0.timestamp < $1.timestamp }) {
+            delivery.unclaimed = unclaimed
             if isComplete(delivery, now: now, stableSince: stableSince) { ready.append(delivery) } else { waiting.append(delivery) }
         }
         return InboxScan(ready: ready, waiting: waiting, unrecognised: unrecognised.sorted())

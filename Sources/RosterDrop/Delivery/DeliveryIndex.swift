@@ -399,7 +399,10 @@ struct KindRules: Sendable {
         let portal = kind.fields.map(\.name)
         keySlots = kind.key.compactMap { portal.firstIndex(of: $0) }
         let keyFields = mapping.fields.filter { kind.key.contains($0.target) }
-        let keyUnique = keyFields.count == 1 && keyFields[0].unique
+        // A user's, group's or order's key names one record: a repeat rejects every row
+        // carrying it, each with its finding, whether or not the mapping says `unique`.
+        // A repeated membership row is the same pair twice: the first is used.
+        let keyUnique = keyFields.count == 1 && (keyFields[0].unique || kind != .memberships)
         self.keyUnique = keyUnique
         keyColumn = keyFields.first?.column ?? ""
         // Memberships and orders always point at the delivery's users and groups: that is

@@ -15,6 +15,8 @@ struct ReadDelivery {
     var expiredOrders: Int
     /// Kinds whose removals are suspended because some rows could not be keyed.
     var suspended: Set<EntityKind>
+    /// Inbox files the manifest names that no kind reads: archived with the delivery.
+    var unclaimed: [String] = []
 }
 
 /// Reads one complete delivery — manifest, every data file streamed through the checks —
@@ -45,7 +47,12 @@ struct DeliveryReader {
 
     private func read(_ delivery: Delivery, db: Database, counts: inout [EntityKind: EntityCounts]) throws -> ReadDelivery {
         let manifest = try readManifest(delivery)
-        try checkPresence(delivery, manifest: manifest)
+        let unclaimed = try checkPresence(delivery, manifest: manifest)
+        if !unclaimed.isEmpty {
+            try StagingArea.insert(unclaimed.filter { !mapping.delivery.ignores($0) }.map { name in
+                Finding(file: name, line: 0, value: delivery.manifest?.name ?? "", rule: .manifestUnclaimed)
+            }, db)
+        }
         let products = try ProductCatalogue.ids(db)
         let index = DeliveryIndex(hashing: RowHashing(rowKey: try PortalDatabase.rowHashKey(db)), full: full, today: today.iso)
         let checks = CrossFileChecks(db: db, mapping: mapping, organisation: organisation.id, index: index,
@@ -110,7 +117,7 @@ struct DeliveryReader {
             }, db)
         }
         return ReadDelivery(loads: loads, counts: counts, content: Self.contentHash(loads, mapping: mapping.digest), unlicensed: unlicensed,
-                            expiredOrders: index.expiredOrders, suspended: suspended)
+                            expiredOrders: index.expiredOrders, suspended: suspended, unclaimed: unclaimed)
     }
 
     private func readManifest(_ delivery: Delivery) throws -> Manifest? {
@@ -124,11 +131,19 @@ struct DeliveryReader {
     }
 
     /// Refuses a delivery whose files and manifest disagree, or that lacks a required kind.
-    private func checkPresence(_ delivery: Delivery, manifest: Manifest?) throws {
+    /// Returns the inbox files the manifest names that no kind reads (reported, unless the
+    /// mapping declares them ignorable, and archived with the delivery).
+    private func checkPresence(_ delivery: Delivery, manifest: Manifest?) throws -> [String] {
         var findings: [Finding] = []
+        var unclaimed: [String] = []
         let names = Set(delivery.files.values.map(\.name))
+        let present = Set(delivery.unclaimed.map(\.name))
         if let manifest, let manifestName = delivery.manifest?.name {
             for name in manifest.entries.keys.sorted() where !names.contains(name) {
+                if present.contains(name) {
+                    unclaimed.append(name)
+                    continue
+                }
                 findings.append(Finding(file: name, line: 0, value: manifestName, rule: .manifestMissingFile))
             }
             for name in names.sorted() where manifest.entries[name] == nil {
@@ -144,6 +159,7 @@ struct DeliveryReader {
             findings.append(Finding(file: expected, line: 0, rule: .missingKind, detail: expected))
         }
         if !findings.isEmpty { throw DeliveryRefusal(findings: findings) }
+        return unclaimed
     }
 
     private func verify(_ load: FileLoad, against manifest: Manifest?) throws {

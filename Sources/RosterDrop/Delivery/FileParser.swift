@@ -128,6 +128,13 @@ final class FileParser: @unchecked Sendable {
             }
         case .problem(let problem):
             guard validator != nil else {
+                if case .invalidEncoding = problem.kind {
+                    // A header that is not valid in the declared encoding: most likely the
+                    // file was saved in another (Excel's plain CSV is Windows-1252).
+                    let other: TextEncoding = mapping.encoding == .utf8 ? .windows1252 : .utf8
+                    throw DeliveryRefusal(findings: [Finding(file: name, line: problem.line, rule: .encodingMismatch,
+                                                             detail: other.rawValue)])
+                }
                 throw DeliveryRefusal(findings: [Finding(file: name, line: problem.line, rule: .unreadableFile,
                                                          detail: Rule.Unreadable.noHeader)])
             }

@@ -146,7 +146,7 @@ struct DeliveryProcessor {
             let names = try context.answers.publishNow(answer, db: db)
             return summary(delivery, verdict: verdict, findings: findings, names: names)
         }
-        let archive = verdict.outcome == .held ? [] : delivery.allFiles.map(\.name)
+        let archive = verdict.outcome == .held ? [] : delivery.allFiles.map(\.name) + (verdict.read?.unclaimed ?? [])
         // Planned inside the write transaction, so the portal cannot change between the
         // plan and its apply (the portal's own writers wait on SQLite's lock meanwhile).
         try db.inTransaction(.immediate) {

@@ -130,6 +130,7 @@ struct OrganisationRun {
         let scan = mapping.scan(files, now: context.now, stableSince: stableSince)
         summary.waiting = scan.waiting.map(\.timestamp)
         summary.unrecognised = scan.unrecognised.count
+        summary.unrecognisedNames = scan.unrecognised
         if !scan.ready.isEmpty || !scan.waiting.isEmpty {
             context.logger.info("inbox scanned", metadata: ["organisation": "\(context.id)", "ready": "\(scan.ready.count)",
                                                             "waiting": "\(scan.waiting.count)",
@@ -158,6 +159,12 @@ struct OrganisationRun {
             if result.outcome == .held { blocked = true }
         }
         summary.heldBack.removeAll { timestamp in holds.contains { $0.timestamp == timestamp } }
+        if !scan.unrecognised.isEmpty, !summary.deliveries.isEmpty, context.mode != .dry {
+            // A delivery's manifest may have claimed some (archived with it): report the rest.
+            let left = Set(try context.folder.list(.inbox).map(\.name))
+            summary.unrecognisedNames = scan.unrecognised.filter(left.contains)
+            summary.unrecognised = summary.unrecognisedNames.count
+        }
         summary.holds = try context.database.writer.read { db in
             try Ledger(db: db, organisation: context.id).openHolds().map(\.timestamp)
         }

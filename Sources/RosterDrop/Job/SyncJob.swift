@@ -36,8 +36,10 @@ public struct OrganisationSummary: Sendable, Codable {
     public var heldBack: [String] = []
     /// Held deliveries waiting for an operator (`rosterdrop holds`).
     public var holds: [String] = []
-    /// Inbox names that belong to no delivery.
+    /// Inbox names that belong to no delivery (and that the mapping does not ignore).
     public var unrecognised: Int
+    /// Those names, so that they are reported, not left unseen.
+    public var unrecognisedNames: [String] = []
     public var calendar: CalendarSummary?
     /// Why the organisation could not be processed (the others still were).
     public var error: String?

@@ -70,7 +70,7 @@ extension Mapping {
 
     static func loadLayout(_ url: URL) throws -> DeliveryLayout {
         let object = try YAMLObject.parse(read(url), file: url.path,
-                                          allowed: ["version", "source", "manifest", "stable_seconds", "required", "max_file_bytes",
+                                          allowed: ["version", "source", "ignore", "manifest", "stable_seconds", "required", "max_file_bytes",
                                                    "max_field_bytes", "max_record_bytes"])
         try checkVersion(object)
         let manifest = try object.string("manifest")
@@ -105,7 +105,7 @@ extension Mapping {
             limits.recordBytes = max(limits.recordBytes, limits.fieldBytes)
         }
         return DeliveryLayout(manifest: manifest, stableSeconds: stable, required: required, limits: limits,
-                              sourceName: try object.string("source"))
+                              sourceName: try object.string("source"), ignore: try object.strings("ignore") ?? [])
     }
 
     static let fieldKeys: Set<String> = [

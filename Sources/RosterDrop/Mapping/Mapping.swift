@@ -29,6 +29,32 @@ public struct DeliveryLayout: Sendable {
     public var limits: ReadLimits
     /// Where the data comes from, as messages name it ("Rätta den i Skolon"); nil: the source.
     public var sourceName: String?
+    /// Inbox names (globs, `*` and `?`) the source puts beside its deliveries that are not
+    /// data (`ignore:`): neither read nor reported, and archived with a delivery naming them.
+    public var ignore: [String] = []
+
+    /// Whether `name` is one the mapping declares ignorable.
+    public func ignores(_ name: String) -> Bool {
+        ignore.contains { Self.glob($0, matches: name) }
+    }
+
+    static func glob(_ pattern: String, matches name: String) -> Bool {
+        let p = Array(pattern.unicodeScalars), n = Array(name.unicodeScalars)
+        var pi = 0, ni = 0, star = -1, mark = 0
+        while ni < n.count {
+            if pi < p.count, p[pi] == "?" || p[pi] == n[ni] {
+                pi += 1; ni += 1
+            } else if pi < p.count, p[pi] == "*" {
+                star = pi; mark = ni; pi += 1
+            } else if star >= 0 {
+                pi = star + 1; mark += 1; ni = mark
+            } else {
+                return false
+            }
+        }
+        while pi < p.count, p[pi] == "*" { pi += 1 }
+        return pi == p.count
+    }
 }
 
 /// Bounds on what one delivered file may hold, so that no input makes memory grow

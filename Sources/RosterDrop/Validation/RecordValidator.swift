@@ -35,7 +35,13 @@ struct RecordValidator {
                                        detail: "\(field.column)"))
             }
         }
-        if !missing.isEmpty { throw DeliveryRefusal(findings: missing) }
+        if !missing.isEmpty {
+            // UTF-8 read as Windows-1252 shows as "FÃ¶rnamn": say which encoding it looks like.
+            if mapping.encoding == .windows1252, header.contains(where: { $0.contains("Ã") }) {
+                missing.insert(Finding(file: file, line: 1, rule: .encodingMismatch, detail: TextEncoding.utf8.rawValue), at: 0)
+            }
+            throw DeliveryRefusal(findings: missing)
+        }
         let portalSlots = mapping.kind.fields.map { portal in mapping.fields.firstIndex { $0.target == portal.name } }
         let keySlots = mapping.kind.key.map { key in mapping.fields.firstIndex { $0.target == key } }
         let dateOrderSlots = mapping.fields.enumerated().compactMap { slot, field -> (Int, Int)? in
@@ -56,8 +62,11 @@ struct RecordValidator {
         for (slot, field) in mapping.fields.enumerated() {
             let raw = record.fields[columnIndex[slot]].trimmingSpaces
             func reject(_ rule: Rule, _ detail: String = "") {
-                findings.append(Finding(file: file, line: record.line, column: field.column, value: raw, rule: rule, detail: detail))
                 rejected = true
+                // Two portal fields read from one column find the same problem once.
+                if slot > 0, mapping.fields[..<slot].contains(where: { $0.column == field.column }),
+                   findings.contains(where: { $0.line == record.line && $0.column == field.column && $0.rule == rule }) { return }
+                findings.append(Finding(file: file, line: record.line, column: field.column, value: raw, rule: rule, detail: detail))
             }
             if raw.isEmpty {
                 if field.required { reject(.required) }
