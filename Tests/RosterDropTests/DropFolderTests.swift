@@ -41,4 +41,20 @@ struct DropFolderTests {
         #expect(try String(contentsOf: root.appendingPathComponent("archive/users_X.csv.gz"), encoding: .utf8) == "old")
         #expect(throws: DropFolderError.self) { try folder.archive("../outbox/receipt_X.csv") }
     }
+
+    /// Stopped between the archive's link and the inbox's unlink: archiving again finishes
+    /// the move instead of making a `-2` copy.
+    @Test func archivingAfterAStopBetweenLinkAndUnlinkMakesNoCopy() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("drop-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        for area in ["inbox", "archive"] {
+            try FileManager.default.createDirectory(at: root.appendingPathComponent(area), withIntermediateDirectories: true)
+        }
+        try Data("x".utf8).write(to: root.appendingPathComponent("inbox/users_X.csv.gz"))
+        #expect(link(root.appendingPathComponent("inbox/users_X.csv.gz").path, root.appendingPathComponent("archive/users_X.csv.gz").path) == 0)
+        let folder = LocalDropFolder(root: root)
+        #expect(try folder.archive("users_X.csv.gz") == "users_X.csv.gz")
+        #expect(try folder.list(.inbox).isEmpty)
+        #expect(try folder.list(.archive).map(\.name) == ["users_X.csv.gz"])
+    }
 }

@@ -97,4 +97,39 @@ struct ExpiryTests {
         #expect(lines == ["2", "3"])
         #expect(try drop.receipt(ts)["distribution_orders"]?[4...6] == ["3", "1", "2"])
     }
+
+    /// A license renewed in the first delivery after its old end keeps its account: the
+    /// holder goes only if the day's deliveries leave them without a license.
+    @Test func aLicenseRenewedInTheSameRunsDeliveryKeepsItsAccount() throws {
+        let drop = try TestDrop()
+        try drop.deliver("20261101T020000Z", users: [Fixture.user("p1"), Fixture.user("p2")],
+                         orders: [Fixture.order("t1", person: "p1", type: "trial", from: "2026-11-01", to: "2026-11-30"),
+                                  Fixture.order("o2", person: "p2")])
+        _ = try drop.run(at: instant("2026-11-01T05:00:00Z"))
+        let before = try drop.rows("SELECT id FROM accounts WHERE person_id = 'p1'").first?["id"] as Int64?
+        try drop.deliver("20261201T020000Z", users: [Fixture.user("p1"), Fixture.user("p2")],
+                         orders: [Fixture.order("t1", person: "p1", type: "paid", from: "2026-11-01", to: "2027-06-30"),
+                                  Fixture.order("o2", person: "p2")])
+        #expect(try drop.run(at: instant("2026-12-01T05:00:00Z")).organisations[0].deliveries.map(\.outcome) == [.applied])
+        #expect(try drop.rows("SELECT id FROM accounts WHERE person_id = 'p1'").first?["id"] as Int64? == before)
+        #expect(try drop.count("SELECT COUNT(*) FROM removal_log") == 0)
+        #expect(try drop.rows("SELECT valid_to FROM licenses WHERE order_id = 't1'").first?["valid_to"] as String? == "2027-06-30")
+    }
+
+    /// Trials ending together are no broken export: their removals never count toward a hold.
+    @Test func manyTrialsEndingOnOneDayAreNotHeld() throws {
+        let drop = try TestDrop()
+        let users = (1...12).map { Fixture.user("p\($0)") }
+        let orders = (1...12).map { index in
+            index <= 8 ? Fixture.order("t\(index)", person: "p\(index)", type: "trial", from: "2026-11-01", to: "2026-11-30")
+                : Fixture.order("o\(index)", person: "p\(index)")
+        }
+        try drop.deliver("20261101T020000Z", users: users, orders: orders)
+        _ = try drop.run(at: instant("2026-11-01T05:00:00Z"))
+        try drop.deliver("20261201T020000Z", users: users.dropLast() + [Fixture.user("p12", given: "Ny")], orders: orders)
+        let summary = try drop.run(at: instant("2026-12-01T05:00:00Z"))
+        #expect(summary.organisations[0].deliveries.map(\.outcome) == [.applied])
+        #expect(try drop.count("SELECT COUNT(*) FROM accounts") == 4)
+        #expect(try drop.count("SELECT COUNT(*) FROM removal_log WHERE reason = 'license_expired'") == 8)
+    }
 }

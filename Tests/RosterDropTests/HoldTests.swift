@@ -50,7 +50,7 @@ struct HoldTests {
         #expect(listed[0].counts["users"]?.removed == 18)
         _ = try desk.decide(organisation: "org1", timestamp: "20261102T020000Z", approve: false, at: instant("2026-11-03T08:00:00Z"))
         #expect(throws: HoldDeskError.self) {
-            _ = try desk.decide(organisation: "org1", timestamp: "20261102T020000Z", approve: true, at: instant("2026-11-03T08:00:00Z"))
+            _ = try desk.decide(organisation: "org1", timestamp: "20261102T020000Z", approve: false, at: instant("2026-11-03T08:00:00Z"))
         }
         let next = try drop.run(at: instant("2026-11-04T05:00:00Z"))
         #expect(next.organisations[0].deliveries.map(\.outcome) == [.discarded, .duplicate], "\(next)")
@@ -59,6 +59,46 @@ struct HoldTests {
         #expect(drop.files("org1", "archive").contains("users_20261102T020000Z.csv.gz"))
         #expect(try drop.snapshot(portalOnly: true) == before)
         #expect(try desk.list().isEmpty)
+        // Sent again, the discarded snapshot is a duplicate, not a new chance to apply.
+        let few = Self.people(1...2)
+        try drop.deliver("20261102T020000Z", users: few.users, orders: few.orders)
+        #expect(try drop.run(at: instant("2026-11-05T05:00:00Z")).organisations[0].deliveries.map(\.outcome) == [.duplicate])
+        #expect(try drop.snapshot(portalOnly: true) == before)
+    }
+
+    /// An approved hold whose files went missing blocks nothing for good: the operator can
+    /// still discard it, and the deliveries after it go ahead.
+    @Test func anApprovedHoldWhoseFilesWentMissingCanStillBeDiscarded() throws {
+        let drop = try Self.heldSetup()
+        _ = try drop.run(at: instant("2026-11-02T05:00:00Z"))
+        let desk = HoldDesk(database: try PortalDatabase(path: drop.databasePath))
+        _ = try desk.decide(organisation: "org1", timestamp: "20261102T020000Z", approve: true, at: instant("2026-11-02T09:00:00Z"))
+        try FileManager.default.removeItem(at: drop.inbox().appendingPathComponent("manifest_20261102T020000Z.csv"))
+        let all = Self.people(1...20)
+        try drop.deliver("20261103T020000Z", users: all.users, orders: all.orders)
+        let waiting = try drop.run(at: instant("2026-11-03T05:00:00Z"))
+        #expect(waiting.organisations[0].heldBack == ["20261103T020000Z"])
+        #expect(throws: HoldDeskError.self) {
+            _ = try desk.decide(organisation: "org1", timestamp: "20261102T020000Z", approve: true, at: instant("2026-11-03T08:00:00Z"))
+        }
+        _ = try desk.decide(organisation: "org1", timestamp: "20261102T020000Z", approve: false, at: instant("2026-11-03T08:00:00Z"))
+        let next = try drop.run(at: instant("2026-11-04T05:00:00Z"))
+        #expect(next.organisations[0].deliveries.map(\.outcome) == [.discarded, .duplicate])
+        #expect(next.organisations[0].heldBack.isEmpty)
+    }
+
+    /// An approval is for what the operator saw: other content under the held timestamp is
+    /// held again, even if it removes no more.
+    @Test func anApprovalDoesNotApplyOtherContentUnderTheHeldTimestamp() throws {
+        let drop = try Self.heldSetup()
+        _ = try drop.run(at: instant("2026-11-02T05:00:00Z"))
+        _ = try HoldDesk(database: PortalDatabase(path: drop.databasePath))
+            .decide(organisation: "org1", timestamp: "20261102T020000Z", approve: true, at: instant("2026-11-02T09:00:00Z"))
+        let others = Self.people(19...20)
+        try drop.deliver("20261102T020000Z", users: others.users, orders: others.orders)
+        let next = try drop.run(at: instant("2026-11-03T05:00:00Z"))
+        #expect(next.organisations[0].deliveries.map(\.outcome) == [.held])
+        #expect(try drop.count("SELECT COUNT(*) FROM accounts") == 20)
     }
 
     @Test func anApprovedHoldIsAppliedByTheNextRun() throws {
@@ -153,7 +193,7 @@ struct HoldCommandTests {
         #expect(holds.map(\.timestamp) == ["20261102T020000Z"] && holds[0].figures.count == 4)
         let approved = try binary.run(["approve"] + config + ["org1", "20261102T020000Z"])
         #expect(approved.status == 0 && approved.stderr.contains("approved; the next run applies it"))
-        let twice = try binary.run(["discard"] + config + ["org1", "20261102T020000Z"])
+        let twice = try binary.run(["approve"] + config + ["org1", "20261102T020000Z"])
         #expect(twice.status == 1 && twice.stderr.contains("already approved"))
         let unknown = try binary.run(["holds"] + config + ["nobody"])
         #expect(unknown.status == 2)

@@ -158,4 +158,16 @@ struct IntegrationStartTests {
         #expect(try drop.count("SELECT COUNT(*) FROM calendar_events WHERE kind = 'integration_start'") == 1)
         #expect(try drop.count("SELECT COUNT(*) FROM answers WHERE published_at IS NULL") == 0)
     }
+
+    @Test func aConfiguredStartThatDisagreesWithIntegrateIsAnError() throws {
+        let binary = try Executable("rosterdrop")
+        let drop = try TestDrop()
+        let recorded = try binary.run(["integrate", "--config", drop.configPath, "org1", "--now", "2026-11-20T09:00:00Z"])
+        #expect(recorded.status == 0, "\(recorded.stderr)")
+        let config = try String(contentsOfFile: drop.configPath, encoding: .utf8)
+        try (config + "    integration_start: 2026-11-25\n").write(toFile: drop.configPath, atomically: true, encoding: .utf8)
+        let summary = try drop.run(at: instant("2026-11-21T05:00:00Z"))
+        let error = try #require(summary.organisations[0].error)
+        #expect(error.contains("2026-11-25") && error.contains("recorded 2026-11-20"))
+    }
 }

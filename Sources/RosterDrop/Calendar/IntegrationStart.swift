@@ -47,6 +47,12 @@ public struct IntegrationStart {
             }
             return .started(day, at: startedAt)
         }
+        if let configured = organisation.integration.start, let recorded, configured != recorded {
+            throw IntegrationError(organisation: organisation.id, message: """
+                integration_start is \(configured) in the config, but `rosterdrop integrate` recorded \(recorded); \
+                keep one: remove integration_start, or set it to \(recorded)
+                """)
+        }
         if let day = organisation.integration.start ?? recorded { return .planned(day) }
         return .none
     }

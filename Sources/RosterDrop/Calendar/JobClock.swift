@@ -20,13 +20,6 @@ public struct JobClock: Sendable {
         return CalendarDay(ordinal: Int((Double(seconds) / 86_400).rounded(.down)))
     }
 
-    /// The first instant of `day` in the job's zone.
-    public func start(of day: CalendarDay) -> Date {
-        let local = Double(day.ordinal) * 86_400
-        let guess = Date(timeIntervalSince1970: local - Double(timeZone.secondsFromGMT(for: Date(timeIntervalSince1970: local))))
-        return Date(timeIntervalSince1970: local - Double(timeZone.secondsFromGMT(for: guess)))
-    }
-
     /// `YYYYMMDDTHHMMSSZ`, the drop folder's timestamp form, in UTC.
     public static func stamp(_ date: Date) -> String {
         let parts = utcParts(date)

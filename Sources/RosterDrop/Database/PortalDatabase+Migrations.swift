@@ -244,6 +244,12 @@ extension PortalDatabase {
                     count INTEGER NOT NULL,
                     PRIMARY KEY (organisation_id, kind)
                 ) WITHOUT ROWID;
+                -- Holders of licenses that ended, until the day's deliveries have had their say.
+                CREATE TABLE expiry_pending (
+                    organisation_id TEXT NOT NULL,
+                    account_id INTEGER NOT NULL,
+                    PRIMARY KEY (organisation_id, account_id)
+                ) WITHOUT ROWID;
                 -- An operator's request to take a delivery again (after a mapping fix).
                 CREATE TABLE reprocess_requests (
                     organisation_id TEXT NOT NULL,

@@ -74,6 +74,16 @@ public final class LocalDropFolder: DropFolder {
         let source = url(.inbox).appendingPathComponent(name).path
         var info = stat()
         if lstat(source, &info) != 0, errno == ENOENT { return name }
+        // A run stopped between the link and the unlink left the file in both places: the
+        // archive's copy is the same inode, so only the inbox name is left to remove.
+        var archived = stat()
+        if lstat(url(.archive).appendingPathComponent(name).path, &archived) == 0,
+           archived.st_ino == info.st_ino, archived.st_dev == info.st_dev {
+            if unlink(source) != 0 {
+                throw DropFolderError(location: location, operation: "archive \(name)", reason: "cannot remove the inbox copy: \(String(cString: strerror(errno)))")
+            }
+            return name
+        }
         guard let used = try claim(from: source, name: name, in: .archive, operation: "archive \(name)") else {
             throw DropFolderError(location: location, operation: "archive \(name)", reason: "no free name")
         }

@@ -158,14 +158,19 @@ struct DeliveryProcessor {
                 let guardian = RemovalGuard(policy: organisation.hold)
                 // Only kinds that remove enough to matter are counted first; a delivery to
                 // be held gets the full figures.
+                let judged = RemovalGuard.snapshotDriven(verdict.counts,
+                                                         expiring: try RemovalGuard.expiryDriven(db, organisation: organisation.id))
                 func measure(_ kinds: Set<EntityKind>) throws -> [HoldFigure] {
-                    guardian.figures(planned: verdict.counts,
-                                     current: try RemovalGuard.current(db, organisation: organisation.id, kinds: kinds))
+                    guardian.figures(planned: judged, current: try RemovalGuard.current(db, organisation: organisation.id, kinds: kinds))
                 }
-                var figures = try measure(approval == nil ? guardian.candidates(verdict.counts) : Set(EntityKind.allCases))
+                var figures = try measure(approval == nil ? guardian.candidates(judged) : Set(EntityKind.allCases))
                 let held: Bool
                 if let approval {
-                    held = RemovalGuard.exceedsApproval(figures, approved: approval.figures)
+                    // What the operator approved, and no more: the same content, removing no
+                    // more of any kind than they saw.
+                    let approvedContent = try String.fetchOne(db, sql: "SELECT content_sha256 FROM deliveries WHERE id = ?",
+                                                              arguments: [approval.deliveryID])
+                    held = approvedContent != verdict.read?.content || RemovalGuard.exceedsApproval(figures, approved: approval.figures)
                 } else {
                     let started = try String.fetchOne(db, sql: "SELECT integration_started_at FROM organisations WHERE id = ?",
                                                       arguments: [organisation.id])

@@ -84,13 +84,14 @@ struct OrganisationRun {
             }
             calendar.startedOn = startedOn?.iso
             summary.mode = "\(context.mode)"
-            if context.mode == .live {
-                let expired = try LicenseExpiry(context: context).run()
-                calendar.expiredLicenses = expired.licenses
-                calendar.expiredAccounts = expired.accounts
-            }
+            let expiry = LicenseExpiry(context: context)
+            if context.mode == .live { calendar.expiredLicenses = try expiry.expire() }
             let cleanup = startedOn.map { IntegrationCleanup(context: context, startedOn: $0) }
             try processDeliveries(context, cleanup: context.mode == .live ? cleanup : nil, summary: &summary)
+            if context.mode == .live {
+                let settled = try expiry.settle(holdOpen: !summary.holds.isEmpty)
+                calendar.expiredAccounts = settled.accounts
+            }
             if context.mode == .live, let cleanup, !summary.holds.isEmpty, cleanup.isDue {
                 // A held snapshot may license old accounts: the clean-up waits for its decision.
                 calendar.cleanupDeadline = cleanup.deadline.iso

@@ -28,7 +28,10 @@ public struct HoldDesk {
                 throw HoldDeskError(message: "organisation '\(organisation)' has no open hold for delivery \(timestamp)"
                     + (open.isEmpty ? " (it has none)" : " (open: \(open))"))
             }
-            guard hold.state == .held else {
+            // Until the next run acts, a decision can be changed: an approved delivery whose
+            // files went missing can still be discarded, so it never blocks the organisation.
+            let wanted: HoldState = approve ? .approved : .discarded
+            guard hold.state != wanted else {
                 throw HoldDeskError(message: "delivery \(timestamp) of '\(organisation)' is already \(hold.state.rawValue); the next run acts on it")
             }
             hold.state = approve ? .approved : .discarded

@@ -24,12 +24,13 @@ struct Ledger {
         return Applied(id: row["id"], timestamp: row["timestamp"], content: row["content_sha256"], receivedAt: row["received_at"])
     }
 
-    /// Whether a delivery with this timestamp was already taken: applied, or answered in
-    /// test mode (then it is not taken again: switching to live applies the next one).
+    /// Whether a delivery with this timestamp was already taken: applied, answered in test
+    /// mode (switching to live applies the next one), or discarded by an operator (sent
+    /// again, it is a duplicate, not a new chance to apply).
     func wasTaken(_ timestamp: String) throws -> Bool {
         try Bool.fetchOne(db, sql: """
             SELECT EXISTS (SELECT 1 FROM deliveries WHERE organisation_id = ? AND timestamp = ?
-                           AND outcome IN ('applied', 'applied_with_rejects', 'test'))
+                           AND outcome IN ('applied', 'applied_with_rejects', 'test', 'discarded'))
             """, arguments: [organisation, timestamp]) ?? false
     }
 

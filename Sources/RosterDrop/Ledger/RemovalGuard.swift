@@ -31,6 +31,32 @@ struct RemovalGuard {
         Set(Self.entities.map(\.0).filter { (planned[$0]?.removed ?? 0) >= max(policy.minimum, 1) })
     }
 
+    /// The plan's removals that are expiry's doing, not the snapshot's: people whose last
+    /// license ended (`expiry_pending`), with what goes with them. They never count toward a
+    /// hold (a school's trials ending on one day are no broken export).
+    static func expiryDriven(_ db: Database, organisation: String) throws -> [EntityKind: Int] {
+        let pending = "SELECT account_id FROM expiry_pending WHERE organisation_id = ?"
+        return [
+            .users: try Int.fetchOne(db, sql: """
+                SELECT COUNT(*) FROM plan_users WHERE action = 'remove' AND account_id IN (\(pending))
+                """, arguments: [organisation]) ?? 0,
+            .memberships: try Int.fetchOne(db, sql: """
+                SELECT COUNT(*) FROM plan_memberships WHERE action = 'remove' AND account_id IN (\(pending))
+                """, arguments: [organisation]) ?? 0,
+            .distributionOrders: try Int.fetchOne(db, sql: """
+                SELECT COUNT(*) FROM plan_distribution_orders p JOIN licenses l ON l.id = p.license_ref
+                WHERE p.action = 'remove' AND l.account_id IN (\(pending))
+                """, arguments: [organisation]) ?? 0,
+        ]
+    }
+
+    /// The planned counts with expiry's removals taken out, as the guard judges them.
+    static func snapshotDriven(_ planned: [EntityKind: EntityCounts], expiring: [EntityKind: Int]) -> [EntityKind: EntityCounts] {
+        var counts = planned
+        for (kind, number) in expiring { counts[kind, default: EntityCounts()].removed -= min(number, counts[kind]?.removed ?? 0) }
+        return counts
+    }
+
     func figures(planned: [EntityKind: EntityCounts], current: [EntityKind: Int]) -> [HoldFigure] {
         Self.entities.map { kind, name in
             HoldFigure(entity: name, removing: planned[kind]?.removed ?? 0, current: current[kind] ?? 0,

@@ -26,15 +26,19 @@ enum AccountRemoval {
         try db.execute(sql: "DROP TABLE IF EXISTS temp.removing_accounts")
         try db.execute(sql: "CREATE TEMP TABLE removing_accounts (id INTEGER PRIMARY KEY)")
         try db.execute(sql: "INSERT OR IGNORE INTO removing_accounts (id) \(select)", arguments: arguments)
+        // Someone whose last license ended leaves because of that, whichever step removes them.
         try db.execute(sql: """
             INSERT INTO removal_log (organisation_id, account_id, person_id, removed_at, reason, delivery_id)
-            SELECT ?, a.id, a.person_id, ?, ?, ? FROM accounts a JOIN removing_accounts r ON r.id = a.id
-            """, arguments: [organisation, now, reason.rawValue, deliveryID])
+            SELECT ?, a.id, a.person_id, ?,
+                   CASE WHEN EXISTS (SELECT 1 FROM expiry_pending e WHERE e.account_id = a.id) THEN ? ELSE ? END, ?
+            FROM accounts a JOIN removing_accounts r ON r.id = a.id
+            """, arguments: [organisation, now, RemovalReason.licenseExpired.rawValue, reason.rawValue, deliveryID])
         try db.execute(sql: "DELETE FROM memberships WHERE account_id IN (SELECT id FROM removing_accounts)")
         let memberships = db.changesCount
         try db.execute(sql: "DELETE FROM licenses WHERE account_id IN (SELECT id FROM removing_accounts)")
         let licenses = db.changesCount
         try db.execute(sql: "DELETE FROM integration_cohort WHERE account_id IN (SELECT id FROM removing_accounts)")
+        try db.execute(sql: "DELETE FROM expiry_pending WHERE account_id IN (SELECT id FROM removing_accounts)")
         try db.execute(sql: "DELETE FROM accounts WHERE id IN (SELECT id FROM removing_accounts)")
         let accounts = db.changesCount
         try db.execute(sql: "DROP TABLE temp.removing_accounts")
