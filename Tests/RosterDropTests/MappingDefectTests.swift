@@ -207,4 +207,40 @@ struct MappingDefectTests {
         let other = mappingEncoding == .utf8 ? "windows-1252" : "utf-8"
         #expect(hint[5].contains("(\(other))") && hint[6].contains("another character encoding"))
     }
+
+    /// A register's own ids are unique only inside one school: two organisations' user 1001
+    /// are two people, and the scope check holds; Skolon's global ids are still refused when
+    /// they are another organisation's.
+    @Test(arguments: [PersonIDScope.organisation, .global])
+    func personIdsUniqueOnlyWithinAnOrganisation(_ scope: PersonIDScope) throws {
+        let drop = try TestDrop(organisations: [("org1", ["12345678"]), ("org2", ["45678901"])])
+        if scope == .organisation { try Self.editedSkolonMapping(drop, "delivery.yaml") { $0 + "ids: organisation\n" } }
+        try drop.deliver("20261101T020000Z", org: "org1", users: [Fixture.user("1001", given: "Anna")],
+                         orders: [Fixture.order("o1", person: "1001")])
+        try drop.deliver("20261101T020000Z", org: "org2",
+                         users: [Fixture.user("1001", given: "Bo", unit: "45678901"), Fixture.user("1001", unit: "45678901")],
+                         groups: [Fixture.group("g1", unit: "45678901")], memberships: ["g1,1001"],
+                         orders: [Fixture.order("o1", person: "1001")])
+        _ = try drop.run(at: instant("2026-11-01T05:00:00Z"))
+        let accounts = try drop.rows("SELECT organisation_id, person_id, given_name FROM accounts ORDER BY organisation_id")
+        let rejects = try drop.report("rejects_20261101T020000Z.csv.gz", org: "org2").dropFirst()
+        if scope == .organisation {
+            // org2's file repeats 1001: both rows rejected there, shown as delivered; org1 untouched.
+            #expect(accounts.map { $0["person_id"] as String } == ["org1/1001"])
+            #expect(rejects.filter { $0[4] == "unique.duplicate" }.map { $0[3] } == ["1001", "1001"])
+            // Fixed the next day: org2's own 1001 is created beside org1's.
+            try drop.deliver("20261102T020000Z", org: "org2", users: [Fixture.user("1001", given: "Bo", unit: "45678901")],
+                             orders: [Fixture.order("o1", person: "1001")])
+            _ = try drop.run(at: instant("2026-11-02T05:00:00Z"))
+            #expect(try drop.rows("SELECT person_id, given_name FROM accounts ORDER BY organisation_id")
+                        .map { "\($0["person_id"] as String) \($0["given_name"] as String)" } == ["org1/1001 Anna", "org2/1001 Bo"])
+        } else {
+            #expect(accounts.map { $0["person_id"] as String } == ["1001"])
+            _ = try drop.deliver("20261102T020000Z", org: "org2", users: [Fixture.user("1001", given: "Bo", unit: "45678901")],
+                                 orders: [Fixture.order("o1", person: "1001")])
+            _ = try drop.run(at: instant("2026-11-02T05:00:00Z"))
+            #expect(try drop.rejectRules("20261102T020000Z", org: "org2").contains("scope.other_organisation"))
+            #expect(try drop.count("SELECT COUNT(*) FROM accounts") == 1)
+        }
+    }
 }

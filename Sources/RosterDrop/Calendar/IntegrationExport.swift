@@ -9,7 +9,7 @@ enum IntegrationExport {
 
     /// Writes the export and, for licenses whose product the catalogue lacks (left out of
     /// the export), a reject report; returns how many were exported and left out.
-    static func write(_ db: Database, organisation: String, exportName: String, to url: URL,
+    static func write(_ db: Database, organisation: String, personIDs: PersonIDScope = .global, exportName: String, to url: URL,
                       rejects: URL) throws -> (exported: Int, unknown: Int) {
         let writer = try GzipWriter(path: url.path)
         try writer.write(CSVWriter.line(header))
@@ -34,7 +34,8 @@ enum IntegrationExport {
                                                    rule.swedish(orderID), rule.english(orderID)].map(SpreadsheetSafety.neutralise)))
                 continue
             }
-            let cells: [String?] = [orderID, row["person_id"], productID, row["license_type"], row["valid_from"], row["valid_to"],
+            let personID = (row["person_id"] as String?).map { personIDs.delivered($0, organisation: organisation) }
+            let cells: [String?] = [orderID, personID, productID, row["license_type"], row["valid_from"], row["valid_to"],
                                     row["email"], row["school_unit_code"], row["role"], String(row["account_id"] as Int64)]
             try writer.write(CSVWriter.line(cells.map { $0 ?? "" }))
             exported += 1

@@ -110,6 +110,7 @@ public struct IntegrationStart {
             let export = work.appendingPathComponent("export.csv.gz")
             let rejects = work.appendingPathComponent("rejects.csv.gz")
             (outcome.exported, outcome.unknownProducts) = try IntegrationExport.write(db, organisation: organisation,
+                                                                                      personIDs: context.organisation.mapping.delivery.personIDs,
                                                                                       exportName: exportName, to: export,
                                                                                       rejects: rejects)
             try db.execute(sql: """

@@ -69,6 +69,12 @@ final class DeliveryIndex: @unchecked Sendable {
     private(set) var expiredOrders = 0
     private static let validToSlot = EntityKind.distributionOrders.fields.firstIndex { $0.name == "valid_to" } ?? 5
 
+    /// Person ids as reports show them (an organisation's own ids are stored namespaced).
+    var personIDs: PersonIDScope = .global
+    var organisation = ""
+
+    private func delivered(_ personID: String) -> String { personIDs.delivered(personID, organisation: organisation) }
+
     init(hashing: RowHashing, full: Bool, today: String? = nil) {
         self.hashing = hashing
         self.full = full
@@ -138,7 +144,8 @@ final class DeliveryIndex: @unchecked Sendable {
             // Still a row with this key, for uniqueness.
             noteRejected(rules, line: line, rawKey: rules.keySlots.map { values[$0] ?? "" }, key: digests.key,
                          values: values, file: file)
-            return .reject(Finding(file: file, line: line, column: reference.column, value: value, rule: rule))
+            return .reject(Finding(file: file, line: line, column: reference.column,
+                                   value: reference.target == .users ? delivered(value) : value, rule: rule))
         }
         let rowHash = digests.row
         var keyValues: [String] { rules.keySlots.map { values[$0] ?? "" } }
@@ -273,7 +280,9 @@ final class DeliveryIndex: @unchecked Sendable {
         if repeats[key] == nil {
             repeats[key] = [firstLine]
             repeatOrder.append(key)
-            repeatValues[key] = keyText.joined(separator: " ")
+            // Keys are (person_id), (group_id), (group_id, person_id) or (order_id).
+            let shown = keyText.count == 2 ? [keyText[0], delivered(keyText[1])] : keyText.map(delivered)
+            repeatValues[key] = shown.joined(separator: " ")
         }
         repeats[key]?.append(UInt32(line))
     }

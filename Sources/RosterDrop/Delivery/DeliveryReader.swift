@@ -55,6 +55,8 @@ struct DeliveryReader {
         }
         let products = try ProductCatalogue.ids(db)
         let index = DeliveryIndex(hashing: RowHashing(rowKey: try PortalDatabase.rowHashKey(db)), full: full, today: today.iso)
+        index.personIDs = mapping.delivery.personIDs
+        index.organisation = organisation.id
         let checks = CrossFileChecks(db: db, mapping: mapping, organisation: organisation.id, index: index,
                                      files: delivery.files.mapValues(\.name))
         var loads: [EntityKind: FileLoad] = [:]
@@ -74,6 +76,7 @@ struct DeliveryReader {
                 let parser = FileParser(mapping: fileMapping, name: file.name, limits: mapping.delivery.limits,
                                         schoolUnits: Set(organisation.schoolUnits), products: products,
                                         organisation: organisation.id, hashing: index.hashing)
+                parser.personIDs = mapping.delivery.personIDs
                 loaded = try FileLoader(parser: parser, db: db, index: index)
                     .run(url: local, expectedSHA256: manifest?.entries[file.name]?.sha256)
                 try checks.run(kind)

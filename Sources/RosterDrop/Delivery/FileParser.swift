@@ -14,6 +14,7 @@ final class FileParser: @unchecked Sendable {
     let schoolUnits: Set<String>
     let products: Set<String>
     let organisation: String
+    var personIDs: PersonIDScope = .global
     /// Hashes rows and keys for the loader's checks (`DeliveryIndex`), off its thread.
     let hashing: RowHashing
     private let rules: KindRules
@@ -115,6 +116,7 @@ final class FileParser: @unchecked Sendable {
             guard let validator else {
                 validator = try RecordValidator.make(mapping: mapping, file: name, header: record.fields,
                                                      schoolUnits: schoolUnits, products: products, organisation: organisation)
+                validator?.personIDs = personIDs
                 return
             }
             load.records += 1
@@ -163,12 +165,14 @@ final class FileParser: @unchecked Sendable {
         batch.rows.append(row)
     }
 
-    /// A rejected row's raw values in portal field order.
+    /// A rejected row's raw values in portal field order (person ids in their stored form,
+    /// so that the record they name is protected).
     private func rawValues(_ record: CSVRecord, validator: RecordValidator) -> [String?] {
         validator.portalSlots.map { slot in
             guard let slot else { return nil }
             let raw = record.fields[validator.columnIndex[slot]].trimmingSpaces
-            return raw.isEmpty ? nil : raw
+            if raw.isEmpty { return nil }
+            return validator.mapping.fields[slot].target == "person_id" ? personIDs.stored(raw, organisation: organisation) : raw
         }
     }
 

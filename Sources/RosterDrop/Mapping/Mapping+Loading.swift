@@ -70,7 +70,7 @@ extension Mapping {
 
     static func loadLayout(_ url: URL) throws -> DeliveryLayout {
         let object = try YAMLObject.parse(read(url), file: url.path,
-                                          allowed: ["version", "source", "ignore", "manifest", "stable_seconds", "required", "max_file_bytes",
+                                          allowed: ["version", "source", "ids", "ignore", "manifest", "stable_seconds", "required", "max_file_bytes",
                                                    "max_field_bytes", "max_record_bytes"])
         try checkVersion(object)
         let manifest = try object.string("manifest")
@@ -104,8 +104,13 @@ extension Mapping {
         } else {
             limits.recordBytes = max(limits.recordBytes, limits.fieldBytes)
         }
+        let idsText = try object.string("ids") ?? "global"
+        guard let personIDs = PersonIDScope(rawValue: idsText) else {
+            throw object.error("ids", "expected global (ids unique across organisations, as Skolon's) or organisation, found '\(idsText)'")
+        }
         return DeliveryLayout(manifest: manifest, stableSeconds: stable, required: required, limits: limits,
-                              sourceName: try object.string("source"), ignore: try object.strings("ignore") ?? [])
+                              sourceName: try object.string("source"), personIDs: personIDs,
+                              ignore: try object.strings("ignore") ?? [])
     }
 
     static let fieldKeys: Set<String> = [

@@ -29,6 +29,9 @@ public struct DeliveryLayout: Sendable {
     public var limits: ReadLimits
     /// Where the data comes from, as messages name it ("Rätta den i Skolon"); nil: the source.
     public var sourceName: String?
+    /// Whether the source's person ids are unique across organisations (Skolon's) or only
+    /// within one (a school register's own numbers): `ids: global | organisation`.
+    public var personIDs: PersonIDScope = .global
     /// Inbox names (globs, `*` and `?`) the source puts beside its deliveries that are not
     /// data (`ignore:`): neither read nor reported, and archived with a delivery naming them.
     public var ignore: [String] = []
@@ -135,4 +138,24 @@ public enum Reference: String, Sendable, CaseIterable {
     case products = "catalogue.products"
     /// One of the organisation's configured school units.
     case schoolUnits = "organisation.school_units"
+}
+
+/// Where a source's person ids are unique.
+public enum PersonIDScope: String, Sendable {
+    /// Across Sweden (Skolon): a person linked to another organisation is refused there.
+    case global
+    /// Only within the organisation: the portal keeps them as `<organisation>/<id>`, so two
+    /// organisations' user `1001` are two people, and neither can touch the other's.
+    case organisation
+
+    /// The stored form of a delivered person id, for `organisation`.
+    func stored(_ id: String, organisation: String) -> String {
+        self == .global ? id : "\(organisation)/\(id)"
+    }
+
+    /// The delivered form of a stored person id, as reports show it.
+    func delivered(_ id: String, organisation: String) -> String {
+        guard self == .organisation, id.hasPrefix(organisation + "/") else { return id }
+        return String(id.dropFirst(organisation.count + 1))
+    }
 }

@@ -16,6 +16,8 @@ struct RecordValidator {
     let schoolUnits: Set<String>
     let products: Set<String>
     let organisation: String
+    /// How person ids are stored (an organisation's own ids are namespaced by it).
+    var personIDs: PersonIDScope = .global
 
     /// Prepares a validator for a file whose header is `header`; throws the missing columns
     /// as file-level findings when a mapped column is absent.
@@ -122,7 +124,7 @@ struct RecordValidator {
             default:
                 break
             }
-            values[slot] = value
+            values[slot] = field.target == "person_id" ? personIDs.stored(value, organisation: organisation) : value
         }
         for (slot, otherSlot) in dateOrderSlots {
             guard let value = values[slot], let otherValue = values[otherSlot] else { continue }
