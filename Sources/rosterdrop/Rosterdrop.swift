@@ -9,7 +9,7 @@ struct Rosterdrop: ParsableCommand {
         commandName: "rosterdrop",
         abstract: "Keeps the portal's users, groups and licenses in step with Skolon drop folders.",
         subcommands: [Run.self, Integrate.self, Holds.self, Approve.self, Discard.self, Reprocess.self, Products.self,
-                      Fetch.self]
+                      MappingCommand.self, Fetch.self]
     )
 }
 
@@ -319,6 +319,33 @@ struct Reprocess: ParsableCommand {
                 its files in inbox/ (put them back from archive/ if they are there)
 
                 """.utf8))
+        }
+    }
+}
+
+/// `rosterdrop mapping check DIR`: every error in a mapping folder at once.
+struct MappingCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "mapping", abstract: "Work with mapping folders.",
+                                                    subcommands: [Check.self])
+
+    struct Check: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check a mapping folder and report every error in it, each with its file, line and key.")
+
+        @Argument(help: "The mapping folder (delivery.yaml and one file per kind).")
+        var folder: String
+
+        func run() throws {
+            let url = URL(fileURLWithPath: folder, isDirectory: true)
+            let errors = RosterDrop.Mapping.check(folder: url)
+            if errors.isEmpty {
+                let mapping = try ExitStatus.reporting { try RosterDrop.Mapping.load(folder: url) }
+                print("\(folder): a valid mapping (\(mapping.files.keys.sorted().map(\.rawValue).joined(separator: ", ")))")
+                return
+            }
+            for error in errors { print(error) }
+            FileHandle.standardError.write(Data("rosterdrop: \(errors.count) error(s) in \(folder)\n".utf8))
+            throw ExitCode(ExitStatus.configuration)
         }
     }
 }

@@ -243,4 +243,28 @@ struct MappingDefectTests {
             #expect(try drop.count("SELECT COUNT(*) FROM accounts") == 1)
         }
     }
+
+    /// `rosterdrop mapping check` reports every error of a folder at once, each with its
+    /// file, line and key.
+    @Test func mappingCheckReportsEveryErrorAtOnce() throws {
+        let binary = try Executable("rosterdrop")
+        let broken = MappingTests.legacyUsers
+            .replacingOccurrences(of: "max_length: 5", with: "max_length: fem")
+            .replacingOccurrences(of: "type: integer, min: 1", with: "type: heltal, min: 1")
+            .replacingOccurrences(of: "  email: { column: E-post, type: email }\n", with: "")
+        let folder = try MappingTests.folder(["users.yaml": broken, "elever.yaml": "version: 1\n"])
+        let errors = Mapping.check(folder: folder)
+        let texts = errors.map(\.description)
+        #expect(texts.count == 4, "\(texts)")
+        #expect(texts.contains { $0.contains("users.yaml:") && $0.contains("given_name.max_length") && $0.contains("'fem'") })
+        #expect(texts.contains { $0.contains("users.yaml:") && $0.contains("grade.type") && $0.contains("heltal") })
+        #expect(texts.contains { $0.contains("must map the portal field 'email'") })
+        #expect(texts.contains { $0.contains("elever.yaml") })
+        let result = try binary.run(["mapping", "check", folder.path])
+        #expect(result.status == 2)
+        #expect(result.stdout.split(separator: "\n").count == 4)
+        #expect(result.stderr.contains("4 error(s)"))
+        let good = try binary.run(["mapping", "check", TestDrop.skolonMapping])
+        #expect(good.status == 0 && good.stdout.contains("a valid mapping"))
+    }
 }

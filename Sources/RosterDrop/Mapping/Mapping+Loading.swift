@@ -5,52 +5,82 @@ extension Mapping {
     /// Reads a mapping folder: `delivery.yaml` plus one `<kind>.yaml` per file kind it maps.
     ///
     /// Decoding is strict: an unknown key, an unknown type, a bad pattern or a newer
-    /// version is a `ConfigurationError` naming the file and line.
+    /// version is a `ConfigurationError` naming the file and line (the first of them; see
+    /// `check` for all).
     public static func load(folder: URL) throws -> Mapping {
+        let (mapping, errors) = read(folder: folder)
+        if let first = errors.first { throw first }
+        guard let mapping else { throw ConfigurationError(file: folder.path, line: nil, key: nil, message: "cannot be read") }
+        return mapping
+    }
+
+    /// Every error in a mapping folder at once, each with its file, line and key
+    /// (`rosterdrop mapping check`); empty when the folder is a valid mapping.
+    public static func check(folder: URL) -> [ConfigurationError] {
+        read(folder: folder).errors
+    }
+
+    private static func read(folder: URL) -> (Mapping?, errors: [ConfigurationError]) {
+        var errors: [ConfigurationError] = []
+        func collect<T>(_ body: () throws -> T) -> T? {
+            do {
+                return try body()
+            } catch let error as ConfigurationError {
+                errors.append(error)
+            } catch {
+                errors.append(ConfigurationError(file: folder.path, line: nil, key: nil, message: "\(error)"))
+            }
+            return nil
+        }
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: folder.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            return (nil, [ConfigurationError(file: folder.path, line: nil, key: nil, message: "is not a folder")])
+        }
         let deliveryFile = folder.appendingPathComponent("delivery.yaml")
-        let layout = try loadLayout(deliveryFile)
+        let layout = collect { try loadLayout(deliveryFile) }
         var files: [EntityKind: FileMapping] = [:]
         for kind in EntityKind.allCases {
             let url = folder.appendingPathComponent("\(kind.rawValue).yaml")
             guard FileManager.default.fileExists(atPath: url.path) else { continue }
-            files[kind] = try loadFile(url, expecting: kind)
+            var fieldErrors: [ConfigurationError] = []
+            files[kind] = collect { try loadFile(url, expecting: kind, errors: &fieldErrors) }
+            errors += fieldErrors
         }
         // Every YAML file in the folder is part of the mapping: a misnamed one is an error,
         // not silently ignored.
         let known = Set(["delivery.yaml"] + EntityKind.allCases.map { "\($0.rawValue).yaml" })
         let names = ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []).sorted()
         for name in names where (name.hasSuffix(".yaml") || name.hasSuffix(".yml")) && !known.contains(name) {
-            throw ConfigurationError(file: folder.appendingPathComponent(name).path, line: nil, key: nil, message: """
+            errors.append(ConfigurationError(file: folder.appendingPathComponent(name).path, line: nil, key: nil, message: """
                 is not a mapping file this version reads (delivery.yaml, \(EntityKind.allCases.map { "\($0.rawValue).yaml" }.joined(separator: ", ")))
-                """)
+                """))
         }
         // No two kinds (nor the manifest) may claim the same file.
         var claims: [(String, String)] = files.values.sorted { $0.kind < $1.kind }.map { ("\($0.kind.rawValue).yaml: file", $0.filePattern) }
-        if let manifest = layout.manifest { claims.insert(("delivery.yaml: manifest", manifest), at: 0) }
+        if let manifest = layout?.manifest { claims.insert(("delivery.yaml: manifest", manifest), at: 0) }
         for (index, (owner, pattern)) in claims.enumerated() {
-            for stamp in ["20261101T020000Z", "19991231T235959Z"] {
-                let probe = pattern.replacingOccurrences(of: "{ts}", with: stamp)
-                for (other, otherPattern) in claims[(index + 1)...] where timestamp(in: probe, pattern: otherPattern) != nil {
-                    throw ConfigurationError(file: folder.path, line: nil, key: nil, message: """
-                        \(owner) '\(pattern)' and \(other) '\(otherPattern)' both match '\(probe)': each file must belong to one kind
-                        """)
-                }
+            let probe = pattern.replacingOccurrences(of: "{ts}", with: "20261101T020000Z")
+            for (other, otherPattern) in claims[(index + 1)...] where timestamp(in: probe, pattern: otherPattern) != nil {
+                errors.append(ConfigurationError(file: folder.path, line: nil, key: nil, message: """
+                    \(owner) '\(pattern)' and \(other) '\(otherPattern)' both match '\(probe)': each file must belong to one kind
+                    """))
             }
         }
-        for kind in layout.required where files[kind] == nil {
-            throw ConfigurationError(file: deliveryFile.path, line: nil, key: "required",
-                                     message: "names \(kind.rawValue), but the folder has no \(kind.rawValue).yaml")
+        for kind in layout?.required ?? [] where files[kind] == nil && !names.contains("\(kind.rawValue).yaml") {
+            errors.append(ConfigurationError(file: deliveryFile.path, line: nil, key: "required",
+                                             message: "names \(kind.rawValue), but the folder has no \(kind.rawValue).yaml"))
         }
-        if files[.memberships] != nil, files[.users] == nil || files[.groups] == nil {
-            throw ConfigurationError(file: folder.path, line: nil, key: nil,
-                                     message: "memberships.yaml needs users.yaml and groups.yaml beside it")
+        if names.contains("memberships.yaml"), !names.contains("users.yaml") || !names.contains("groups.yaml") {
+            errors.append(ConfigurationError(file: folder.path, line: nil, key: nil,
+                                             message: "memberships.yaml needs users.yaml and groups.yaml beside it"))
         }
+        guard errors.isEmpty, let layout else { return (nil, errors) }
         var hasher = SHA256()
         for name in names where known.contains(name) {
             hasher.update(data: Data(name.utf8))
             hasher.update(data: (try? Data(contentsOf: folder.appendingPathComponent(name))) ?? Data())
         }
-        return Mapping(name: folder.lastPathComponent, digest: Digest.hex(hasher.finalize()), delivery: layout, files: files)
+        return (Mapping(name: folder.lastPathComponent, digest: Digest.hex(hasher.finalize()), delivery: layout, files: files), [])
     }
 
     private static func read(_ url: URL) throws -> String {
@@ -119,6 +149,15 @@ extension Mapping {
     ]
 
     static func loadFile(_ url: URL, expecting kind: EntityKind) throws -> FileMapping {
+        var errors: [ConfigurationError] = []
+        let mapping = try loadFile(url, expecting: kind, errors: &errors)
+        if let first = errors.first { throw first }
+        return mapping
+    }
+
+    /// Reads one kind's file; a field's error is collected in `errors` and the next field
+    /// read, so that one look shows them all. Throws what stops the file as a whole.
+    static func loadFile(_ url: URL, expecting kind: EntityKind, errors: inout [ConfigurationError]) throws -> FileMapping {
         let object = try YAMLObject.parse(read(url), file: url.path,
                                           allowed: ["version", "kind", "file", "encoding", "delimiter", "fields"])
         try checkVersion(object)
@@ -145,17 +184,22 @@ extension Mapping {
         var byTarget: [String: FieldMapping] = [:]
         for (target, spec) in named {
             guard let portal = portalFields.first(where: { $0.name == target }) else {
-                throw object.error("fields", "'\(target)' is not a portal field of \(kind.rawValue) (fields: \(portalFields.map(\.name).joined(separator: ", ")))")
+                errors.append(object.error("fields", "'\(target)' is not a portal field of \(kind.rawValue) (fields: \(portalFields.map(\.name).joined(separator: ", ")))"))
+                continue
             }
-            byTarget[target] = try loadField(spec, target: portal)
+            do {
+                byTarget[target] = try loadField(spec, target: portal)
+            } catch let error as ConfigurationError {
+                errors.append(error)
+            }
         }
-        for field in portalFields where field.required && byTarget[field.name] == nil {
-            throw object.error("fields", "must map the portal field '\(field.name)'")
+        for field in portalFields where field.required && byTarget[field.name] == nil && !named.contains(where: { $0.0 == field.name }) {
+            errors.append(object.error("fields", "must map the portal field '\(field.name)'"))
         }
         let dateTargets = Set(byTarget.values.filter { if case .date = $0.type { return true } else { return false } }.map(\.target))
         for field in byTarget.values {
             if let other = field.notBefore, !dateTargets.contains(other) || !dateTargets.contains(field.target) {
-                throw object.error("fields", "\(field.target).not_before must name another date field, found '\(other)'")
+                errors.append(object.error("fields", "\(field.target).not_before must name another date field, found '\(other)'"))
             }
         }
         return FileMapping(kind: kind, filePattern: pattern, gzip: pattern.hasSuffix(".gz"), encoding: encoding,
