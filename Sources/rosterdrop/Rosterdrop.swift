@@ -9,7 +9,7 @@ struct Rosterdrop: ParsableCommand {
         commandName: "rosterdrop",
         abstract: "Keeps the portal's users, groups and licenses in step with Skolon drop folders.",
         subcommands: [Run.self, Integrate.self, Holds.self, Approve.self, Discard.self, Reprocess.self, Products.self,
-                      MappingCommand.self, Fetch.self]
+                      MappingCommand.self, Validate.self, Fetch.self]
     )
 }
 
@@ -347,5 +347,66 @@ struct MappingCommand: ParsableCommand {
             FileHandle.standardError.write(Data("rosterdrop: \(errors.count) error(s) in \(folder)\n".utf8))
             throw ExitCode(ExitStatus.configuration)
         }
+    }
+}
+
+/// `rosterdrop validate`: check files a school mailed in, with no database or drop folder.
+struct Validate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check files a school mailed in against a mapping, as a run would, and write the same reject report.",
+        discussion: "FILE is a path, or KIND=path when its name does not say its kind (users, groups, memberships, distribution_orders).")
+
+    @Option(name: .long, help: "The mapping folder.")
+    var mappings: String
+
+    @Option(name: .long, help: "Comma-separated skolenhetskoder rows may name (default: not checked).")
+    var schoolUnits: String?
+
+    @Option(name: .long, help: "A product_id,title catalogue (default: products not checked).")
+    var products: String?
+
+    @Option(name: .long, help: "Where to write the reject report (default: beside the first file).")
+    var out: String?
+
+    @Flag(name: .long, help: "Print the summary as JSON on stdout.")
+    var json = false
+
+    @Argument(help: "The files.")
+    var files: [String]
+
+    func run() throws {
+        let inputs = try files.map { argument -> (EntityKind?, URL) in
+            let parts = argument.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2 else { return (nil, URL(fileURLWithPath: argument)) }
+            guard let kind = EntityKind(rawValue: parts[0]) else {
+                throw ValidationError("'\(parts[0])' is not a kind (users, groups, memberships, distribution_orders)")
+            }
+            return (kind, URL(fileURLWithPath: parts[1]))
+        }
+        let validation = OfflineValidation(
+            mappings: URL(fileURLWithPath: mappings, isDirectory: true), files: inputs.map { (kind: $0.0, url: $0.1) },
+            schoolUnits: schoolUnits?.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } ?? [],
+            products: products, out: out.map { URL(fileURLWithPath: $0, isDirectory: true) })
+        let result = try ExitStatus.reporting { try validation.run() }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            FileHandle.standardOutput.write(try encoder.encode(result) + Data("\n".utf8))
+            return
+        }
+        var text = ""
+        for kind in EntityKind.allCases {
+            guard let counts = result.rows[kind.rawValue] else { continue }
+            text += "\(kind.rawValue): \(counts.received) rows, \(counts.accepted) accepted, \(counts.rejected) rejected\n"
+        }
+        if result.outcome == .refused { text += "the files would be refused whole (see the report)\n" }
+        if result.findings.isEmpty { text += "no findings\n" }
+        for (rule, count) in result.findings.sorted(by: { ($1.value, $0.key) < ($0.value, $1.key) }) {
+            let message = Rule(rawValue: rule)?.english("") ?? ""
+            text += "  \(count)× \(rule): \((result.examples[rule] ?? []).joined(separator: ", "))\(count > 3 ? ", …" : "")\n"
+            text += "      \(message.prefix(110))\n"
+        }
+        if let report = result.report { text += "reject report: \(report)\n" }
+        print(text, terminator: "")
     }
 }

@@ -74,6 +74,21 @@ public struct OrganisationConfiguration: Sendable {
     public var mode: OrganisationMode
     public var integration: IntegrationPolicy
     public var hold: HoldPolicy
+    /// Whether rows' school units and products are checked; only offline validation
+    /// (`rosterdrop validate` without them) turns these off.
+    var checksSchoolUnits = true
+    var checksProducts = true
+
+    /// An organisation built in code (offline validation), not read from a config.
+    init(id: String, schoolUnits: [String], drop: DropLocation, mapping: Mapping) {
+        self.id = id
+        self.schoolUnits = schoolUnits
+        self.drop = drop
+        self.mapping = mapping
+        mode = .test
+        integration = IntegrationPolicy()
+        hold = HoldPolicy()
+    }
 
     init(_ object: YAMLObject, base: URL) throws {
         id = try object.requiredString("id")

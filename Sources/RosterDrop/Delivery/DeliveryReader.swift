@@ -77,6 +77,7 @@ struct DeliveryReader {
                                         schoolUnits: Set(organisation.schoolUnits), products: products,
                                         organisation: organisation.id, hashing: index.hashing)
                 parser.personIDs = mapping.delivery.personIDs
+                parser.checks = (organisation.checksSchoolUnits, organisation.checksProducts)
                 loaded = try FileLoader(parser: parser, db: db, index: index)
                     .run(url: local, expectedSHA256: manifest?.entries[file.name]?.sha256)
                 try checks.run(kind)

@@ -15,6 +15,8 @@ final class FileParser: @unchecked Sendable {
     let products: Set<String>
     let organisation: String
     var personIDs: PersonIDScope = .global
+    /// Which in-memory references are checked (offline validation may have neither).
+    var checks = (schoolUnits: true, products: true)
     /// Hashes rows and keys for the loader's checks (`DeliveryIndex`), off its thread.
     let hashing: RowHashing
     private let rules: KindRules
@@ -117,6 +119,8 @@ final class FileParser: @unchecked Sendable {
                 validator = try RecordValidator.make(mapping: mapping, file: name, header: record.fields,
                                                      schoolUnits: schoolUnits, products: products, organisation: organisation)
                 validator?.personIDs = personIDs
+                validator?.checksSchoolUnits = checks.schoolUnits
+                validator?.checksProducts = checks.products
                 return
             }
             load.records += 1

@@ -18,6 +18,9 @@ struct RecordValidator {
     let organisation: String
     /// How person ids are stored (an organisation's own ids are namespaced by it).
     var personIDs: PersonIDScope = .global
+    /// Offline validation may have no school units or catalogue to check against.
+    var checksSchoolUnits = true
+    var checksProducts = true
 
     /// Prepares a validator for a file whose header is `header`; throws the missing columns
     /// as file-level findings when a mapped column is absent.
@@ -115,10 +118,10 @@ struct RecordValidator {
                 value = mapped
             }
             switch field.reference {
-            case .schoolUnits where !schoolUnits.contains(value):
+            case .schoolUnits where checksSchoolUnits && !schoolUnits.contains(value):
                 reject(.schoolUnitOutOfScope, organisation)
                 continue
-            case .products where !products.contains(value):
+            case .products where checksProducts && !products.contains(value):
                 reject(.unknownProduct)
                 continue
             default:
