@@ -267,4 +267,44 @@ struct MappingDefectTests {
         let good = try binary.run(["mapping", "check", TestDrop.skolonMapping])
         #expect(good.status == 0 && good.stdout.contains("a valid mapping"))
     }
+
+    /// A dropped column (a personnummer) reaches nothing: not the database, not a staging
+    /// table, not a report — not even beside another rule's finding on its row — nor a log.
+    @Test func aDroppedColumnsValuesReachNothing() throws {
+        let binary = try Executable("rosterdrop")
+        let drop = try TestDrop()
+        try Self.editedSkolonMapping(drop, "users.yaml") { $0.replacingOccurrences(of: "fields:\n", with: "drop: [personnummer]\nfields:\n") }
+        let numbers = (1...4).map { "19\(70 + $0)0101-\(1000 + $0)" }
+        let rows = [TestDrop.usersHeader + ",personnummer",
+                    Fixture.user("p1") + "," + numbers[0], Fixture.user("p2", email: "fel") + "," + numbers[1],
+                    Fixture.user("p3", unit: "99999999") + "," + numbers[2], Fixture.user("p4") + "," + numbers[3] + ",extra"]
+        let users = try TestDrop.gzip(rows.joined(separator: "\n") + "\n")
+        try users.write(to: drop.inbox().appendingPathComponent("users_20261101T020000Z.csv.gz"))
+        let orders = try TestDrop.gzip(([TestDrop.ordersHeader] + (1...4).map { Fixture.order("o\($0)", person: "p\($0)") })
+            .joined(separator: "\n") + "\n")
+        try orders.write(to: drop.inbox().appendingPathComponent("distribution_orders_20261101T020000Z.csv.gz"))
+        try """
+            file,rows,sha256
+            users_20261101T020000Z.csv.gz,4,\(Digest.sha256Hex(users))
+            distribution_orders_20261101T020000Z.csv.gz,4,\(Digest.sha256Hex(orders))
+
+            """.write(to: drop.inbox().appendingPathComponent("manifest_20261101T020000Z.csv"), atomically: true, encoding: .utf8)
+        let run = try binary.run(["run", "--config", drop.configPath, "--now", "2026-11-01T05:00:00Z", "--json"])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(try drop.count("SELECT COUNT(*) FROM accounts") == 1)
+        let rejects = try drop.report("rejects_20261101T020000Z.csv.gz")
+        #expect(Set(rejects.dropFirst().map { $0[4] }).isSuperset(of: ["field.email", "scope.school_unit", "csv.cell_count"]))
+        var everything = run.stdout + run.stderr + rejects.flatMap { $0 }.joined(separator: ",")
+        everything += try drop.report("receipt_20261101T020000Z.csv").flatMap { $0 }.joined(separator: ",")
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: drop.databasePath))
+        if let wal = try? Data(contentsOf: URL(fileURLWithPath: drop.databasePath + "-wal")) { bytes.append(wal) }
+        for number in numbers {
+            #expect(!everything.contains(number) && !everything.contains(String(number.prefix(8))), "\(number) leaked")
+            #expect(bytes.range(of: Data(number.utf8)) == nil, "\(number) is in the database file")
+        }
+        // A column cannot be both dropped and read.
+        let both = try MappingTests.folder(["users.yaml": MappingTests.legacyUsers.replacingOccurrences(
+            of: "fields:\n", with: "drop: [Förnamn]\nfields:\n")])
+        #expect(Mapping.check(folder: both).contains { $0.description.contains("'Förnamn' is dropped but also read") })
+    }
 }

@@ -114,7 +114,11 @@ final class FileParser: @unchecked Sendable {
 
     private func handle(_ event: CSVEvent) throws {
         switch event {
-        case .record(let record):
+        case .record(var record):
+            // A dropped column's cells are gone before any check, finding or staging sees the row.
+            if let dropped = validator?.droppedColumns, !dropped.isEmpty {
+                for index in dropped where index < record.fields.count { record.fields[index] = "" }
+            }
             guard let validator else {
                 validator = try RecordValidator.make(mapping: mapping, file: name, header: record.fields,
                                                      schoolUnits: schoolUnits, products: products, organisation: organisation)

@@ -159,7 +159,7 @@ extension Mapping {
     /// read, so that one look shows them all. Throws what stops the file as a whole.
     static func loadFile(_ url: URL, expecting kind: EntityKind, errors: inout [ConfigurationError]) throws -> FileMapping {
         let object = try YAMLObject.parse(read(url), file: url.path,
-                                          allowed: ["version", "kind", "file", "encoding", "delimiter", "fields"])
+                                          allowed: ["version", "kind", "file", "encoding", "delimiter", "fields", "drop"])
         try checkVersion(object)
         let declared = try object.requiredString("kind")
         guard declared == kind.rawValue else {
@@ -202,9 +202,14 @@ extension Mapping {
                 errors.append(object.error("fields", "\(field.target).not_before must name another date field, found '\(other)'"))
             }
         }
+        // Columns declared dropped (a personnummer, a password): never read into anything.
+        let dropped = try object.strings("drop") ?? []
+        for column in dropped where byTarget.values.contains(where: { $0.column == column }) {
+            errors.append(object.error("drop", "'\(column)' is dropped but also read into a field; a dropped column's values reach nothing"))
+        }
         return FileMapping(kind: kind, filePattern: pattern, gzip: pattern.hasSuffix(".gz"), encoding: encoding,
                            delimiter: delimiterBytes[0], fields: portalFields.compactMap { byTarget[$0.name] },
-                           sourceFile: url.path)
+                           sourceFile: url.path, dropped: Set(dropped))
     }
 
     private static func loadField(_ spec: YAMLObject, target: PortalField) throws -> FieldMapping {

@@ -89,6 +89,9 @@ public struct FileMapping: Sendable {
     public var fields: [FieldMapping]
     /// The mapping file the rules came from, for error messages.
     public var sourceFile: String
+    /// Source columns declared dropped (`drop:`): their cells are blanked as soon as a record
+    /// is read, so no check, table, report or log line can ever see them.
+    public var dropped: Set<String> = []
 
     /// The file name this mapping expects for a delivery timestamp.
     public func fileName(timestamp: String) -> String {

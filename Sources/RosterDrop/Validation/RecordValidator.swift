@@ -18,6 +18,8 @@ struct RecordValidator {
     let organisation: String
     /// How person ids are stored (an organisation's own ids are namespaced by it).
     var personIDs: PersonIDScope = .global
+    /// Header positions of dropped columns (`drop:`), blanked before anything reads a record.
+    var droppedColumns: [Int] = []
     /// Offline validation may have no school units or catalogue to check against.
     var checksSchoolUnits = true
     var checksProducts = true
@@ -40,6 +42,7 @@ struct RecordValidator {
                                        detail: "\(field.column)"))
             }
         }
+        let dropped = header.indices.filter { mapping.dropped.contains(header[$0].trimmingSpaces) }
         if !missing.isEmpty {
             // UTF-8 read as Windows-1252 shows as "FÃ¶rnamn": say which encoding it looks like.
             if mapping.encoding == .windows1252, header.contains(where: { $0.contains("Ã") }) {
@@ -54,9 +57,11 @@ struct RecordValidator {
             else { return nil }
             return (slot, otherSlot)
         }
-        return RecordValidator(mapping: mapping, file: file, columnIndex: columnIndex, portalSlots: portalSlots,
-                               keySlots: keySlots, dateOrderSlots: dateOrderSlots, schoolUnits: schoolUnits,
-                               products: products, organisation: organisation)
+        var validator = RecordValidator(mapping: mapping, file: file, columnIndex: columnIndex, portalSlots: portalSlots,
+                                        keySlots: keySlots, dateOrderSlots: dateOrderSlots, schoolUnits: schoolUnits,
+                                        products: products, organisation: organisation)
+        validator.droppedColumns = dropped
+        return validator
     }
 
     /// Validates `record`; returns the portal values in `EntityKind.fields` order, or nil
