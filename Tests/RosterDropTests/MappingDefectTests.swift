@@ -307,4 +307,34 @@ struct MappingDefectTests {
             of: "fields:\n", with: "drop: [Förnamn]\nfields:\n")])
         #expect(Mapping.check(folder: both).contains { $0.description.contains("'Förnamn' is dropped but also read") })
     }
+
+    /// SDS's rule: an invalid optional value is left out and the row kept, with a warning,
+    /// instead of rejecting the person with their memberships and licenses.
+    @Test func anInvalidOptionalValueCanBeDroppedWithAWarning() throws {
+        let drop = try TestDrop()
+        try Self.editedSkolonMapping(drop, "users.yaml") {
+            $0.replacingOccurrences(of: "    min: 0\n    max: 13\n", with: "    min: 0\n    max: 13\n    invalid: drop_value\n")
+        }
+        try drop.deliver("20261101T020000Z", users: [Fixture.user("p1", grade: "sju"), Fixture.user("p2", grade: "8")],
+                         groups: [Fixture.group("g1")], memberships: ["g1,p1"],
+                         orders: [Fixture.order("o1", person: "p1"), Fixture.order("o2", person: "p2")])
+        let summary = try drop.run(at: instant("2026-11-01T05:00:00Z"))
+        #expect(summary.organisations[0].deliveries.map(\.outcome) == [.appliedWithWarnings])
+        #expect(try drop.rows("SELECT person_id, grade FROM accounts ORDER BY person_id").map { "\($0["person_id"] as String) \($0["grade"] as String? ?? "-")" }
+                == ["p1 -", "p2 8"])
+        #expect(try drop.count("SELECT COUNT(*) FROM memberships") == 1, "the person keeps what hangs on them")
+        let rejects = try drop.report("rejects_20261101T020000Z.csv.gz")
+        #expect(rejects.count == 2 && rejects[1][2] == "grade" && rejects[1][3] == "sju" && rejects[1][4] == "field.integer")
+        #expect(rejects[1][5].hasPrefix("Varning") && rejects[1][6].hasPrefix("Warning"))
+        #expect(try drop.receipt("20261101T020000Z")["users"]?[2...6] == ["applied_with_warnings", "users", "2", "2", "0"])
+        #expect(try drop.count("SELECT COUNT(*) FROM findings WHERE warning = 1") == 1)
+        // A real error beside it makes the delivery applied_with_rejects.
+        try drop.deliver("20261102T020000Z", users: [Fixture.user("p1", grade: "sju"), Fixture.user("p2", email: "fel")],
+                         orders: [Fixture.order("o1", person: "p1"), Fixture.order("o2", person: "p2")])
+        #expect(try drop.run(at: instant("2026-11-02T05:00:00Z")).organisations[0].deliveries.map(\.outcome) == [.appliedWithRejects])
+        // Only optional fields may drop a value.
+        let required = try MappingTests.folder(["users.yaml": MappingTests.legacyUsers.replacingOccurrences(
+            of: "email: { column: E-post, type: email }", with: "email: { column: E-post, type: email, invalid: drop_value }")])
+        #expect(Mapping.check(folder: required).contains { $0.description.contains("drop_value is for optional fields") })
+    }
 }

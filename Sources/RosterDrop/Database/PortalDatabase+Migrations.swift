@@ -250,6 +250,8 @@ extension PortalDatabase {
                     account_id INTEGER NOT NULL,
                     PRIMARY KEY (organisation_id, account_id)
                 ) WITHOUT ROWID;
+                -- A finding that only warns: its row was kept (applied_with_warnings).
+                ALTER TABLE findings ADD COLUMN warning INTEGER NOT NULL DEFAULT 0;
                 -- An operator's request to take a delivery again (after a mapping fix).
                 CREATE TABLE reprocess_requests (
                     organisation_id TEXT NOT NULL,

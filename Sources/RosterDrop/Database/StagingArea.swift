@@ -32,7 +32,7 @@ struct StagingArea {
         try db.execute(sql: "DROP TABLE IF EXISTS temp.stage_findings")
         try db.execute(sql: """
             CREATE TEMP TABLE stage_findings (file TEXT NOT NULL, line INTEGER NOT NULL, column_name TEXT NOT NULL,
-                value TEXT NOT NULL, rule TEXT NOT NULL, detail TEXT NOT NULL)
+                value TEXT NOT NULL, rule TEXT NOT NULL, detail TEXT NOT NULL, warning INTEGER NOT NULL DEFAULT 0)
             """)
     }
 
@@ -84,13 +84,13 @@ struct StagingArea {
             """)
     }
 
-    static let findingSQL = "INSERT INTO stage_findings (file, line, column_name, value, rule, detail) VALUES (?, ?, ?, ?, ?, ?)"
+    static let findingSQL = "INSERT INTO stage_findings (file, line, column_name, value, rule, detail, warning) VALUES (?, ?, ?, ?, ?, ?, ?)"
 
     static func insert(_ findings: [Finding], _ db: Database) throws {
         let statement = try db.cachedStatement(sql: findingSQL)
         for finding in findings {
             try statement.execute(arguments: [finding.file, finding.line, finding.column, String(finding.value.prefix(500)),
-                                              finding.rule.rawValue, finding.detail])
+                                              finding.rule.rawValue, finding.detail, finding.isWarning])
         }
     }
 }

@@ -123,6 +123,7 @@ struct DeliveryProcessor {
                         work: URL, answerID: inout Int64?) throws -> DeliverySummary {
         var verdict = verdict
         let findings = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM stage_findings") ?? 0
+        let errors = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM stage_findings WHERE warning = 0") ?? 0
         var started = ContinuousClock.now
         let reconciliation = verdict.read.map { read in
             Reconciliation(db: db, organisation: organisation.id, present: Set(read.loads.keys), suspended: read.suspended,
@@ -138,7 +139,8 @@ struct DeliveryProcessor {
             phase("planned", delivery, since: &started)
         }
         if verdict.read != nil {
-            verdict.outcome = context.mode == .live ? (findings > 0 ? .appliedWithRejects : .applied) : .test
+            verdict.outcome = context.mode == .live
+                ? (errors > 0 ? .appliedWithRejects : findings > 0 ? .appliedWithWarnings : .applied) : .test
         }
         guard context.mode != .dry, let runID = context.runID else {
             try plan()
@@ -225,7 +227,7 @@ struct DeliveryProcessor {
     }
 
     private func summary(_ delivery: Delivery, verdict: Verdict, findings: Int, names: [String]) -> DeliverySummary {
-        let shown = [.applied, .appliedWithRejects, .test, .held].contains(verdict.outcome)
+        let shown = [.applied, .appliedWithRejects, .appliedWithWarnings, .test, .held].contains(verdict.outcome)
         return DeliverySummary(timestamp: delivery.timestamp, outcome: verdict.outcome, findings: findings,
                                unlicensedUsers: shown ? verdict.read?.unlicensed ?? 0 : 0,
                                expiredOrders: shown ? verdict.read?.expiredOrders ?? 0 : 0,

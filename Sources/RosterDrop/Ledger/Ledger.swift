@@ -18,7 +18,7 @@ struct Ledger {
     func latestApplied() throws -> Applied? {
         guard let row = try GRDB.Row.fetchOne(db, sql: """
             SELECT id, timestamp, content_sha256, received_at FROM deliveries
-            WHERE organisation_id = ? AND outcome IN ('applied', 'applied_with_rejects')
+            WHERE organisation_id = ? AND outcome IN ('applied', 'applied_with_rejects', 'applied_with_warnings')
             ORDER BY timestamp DESC, id DESC LIMIT 1
             """, arguments: [organisation]) else { return nil }
         return Applied(id: row["id"], timestamp: row["timestamp"], content: row["content_sha256"], receivedAt: row["received_at"])
@@ -30,7 +30,7 @@ struct Ledger {
     func wasTaken(_ timestamp: String) throws -> Bool {
         try Bool.fetchOne(db, sql: """
             SELECT EXISTS (SELECT 1 FROM deliveries WHERE organisation_id = ? AND timestamp = ?
-                           AND outcome IN ('applied', 'applied_with_rejects', 'test', 'discarded'))
+                           AND outcome IN ('applied', 'applied_with_rejects', 'applied_with_warnings', 'test', 'discarded'))
             """, arguments: [organisation, timestamp]) ?? false
     }
 
@@ -41,7 +41,7 @@ struct Ledger {
         if let integrationStartedAt {
             return try !(Bool.fetchOne(db, sql: """
                 SELECT EXISTS (SELECT 1 FROM deliveries WHERE organisation_id = ? AND received_at >= ?
-                               AND outcome IN ('applied', 'applied_with_rejects'))
+                               AND outcome IN ('applied', 'applied_with_rejects', 'applied_with_warnings'))
                 """, arguments: [organisation, integrationStartedAt]) ?? false)
         }
         return try latestApplied() == nil
@@ -67,8 +67,8 @@ struct Ledger {
                                  entity.updated, entity.removed])
         }
         try db.execute(sql: """
-            INSERT INTO findings (delivery_id, file, line, column_name, rule, detail)
-            SELECT ?, file, line, column_name, rule, detail FROM stage_findings
+            INSERT INTO findings (delivery_id, file, line, column_name, rule, detail, warning)
+            SELECT ?, file, line, column_name, rule, detail, warning FROM stage_findings
             """, arguments: [id])
         return id
     }

@@ -145,7 +145,7 @@ extension Mapping {
 
     static let fieldKeys: Set<String> = [
         "column", "type", "required", "pattern", "min_length", "max_length", "unique", "references",
-        "format", "min", "max", "values", "case_insensitive", "not_before", "allow_control_characters",
+        "format", "min", "max", "values", "case_insensitive", "not_before", "allow_control_characters", "invalid",
     ]
 
     static func loadFile(_ url: URL, expecting kind: EntityKind) throws -> FileMapping {
@@ -212,6 +212,17 @@ extension Mapping {
                            sourceFile: url.path, dropped: Set(dropped))
     }
 
+    /// `invalid: reject` (default) or `drop_value`, which only an optional field may have.
+    private static func invalidPolicy(_ spec: YAMLObject, required: Bool) throws -> Bool {
+        switch try spec.string("invalid") ?? "reject" {
+        case "reject": return false
+        case "drop_value":
+            if required { throw spec.error("invalid", "drop_value is for optional fields; a required value cannot be left out") }
+            return true
+        case let other: throw spec.error("invalid", "expected reject or drop_value, found '\(other)'")
+        }
+    }
+
     private static func loadField(_ spec: YAMLObject, target: PortalField) throws -> FieldMapping {
         let typeName = try spec.string("type") ?? "text"
         let type: FieldType
@@ -275,6 +286,7 @@ extension Mapping {
                             required: try spec.bool("required") ?? target.required, pattern: pattern,
                             minLength: minLength, maxLength: maxLength, unique: try spec.bool("unique") ?? false,
                             reference: reference, notBefore: try spec.string("not_before"),
-                            allowsControlCharacters: try spec.bool("allow_control_characters") ?? false)
+                            allowsControlCharacters: try spec.bool("allow_control_characters") ?? false,
+                            dropsInvalidValue: try invalidPolicy(spec, required: try spec.bool("required") ?? target.required))
     }
 }

@@ -117,6 +117,9 @@ public struct FieldMapping: Sendable {
     public var notBefore: String?
     /// Whether a text value may hold control characters (line breaks, NUL, …); refused otherwise.
     public var allowsControlCharacters = false
+    /// `invalid: drop_value` (optional fields only): an invalid value is left out and the row
+    /// kept, with a warning — SDS's rule — instead of rejecting the row and what hangs on it.
+    public var dropsInvalidValue = false
 }
 
 /// The type a source value is checked and normalised against.

@@ -5,6 +5,8 @@ import GRDB
 public enum DeliveryOutcome: String, Sendable, Codable {
     case applied
     case appliedWithRejects = "applied_with_rejects"
+    /// Applied; some values were left out of kept rows (`invalid: drop_value`), none rejected.
+    case appliedWithWarnings = "applied_with_warnings"
     case held
     case refused
     case duplicate
@@ -30,7 +32,7 @@ enum ReportWriter {
         for index in files.indices { rank += " WHEN ? THEN \(index)" }
         rank += " ELSE \(files.count) END"
         let cursor = try GRDB.Row.fetchCursor(db, sql: """
-            SELECT file, line, column_name, value, rule, detail FROM stage_findings
+            SELECT file, line, column_name, value, rule, detail, warning FROM stage_findings
             ORDER BY \(files.isEmpty ? "0" : rank), file, line, column_name, rule
             """, arguments: StatementArguments(files))
         while let row = try cursor.next() {
@@ -38,8 +40,12 @@ enum ReportWriter {
             let detail: String = row["detail"]
             let line: Int = row["line"]
             let rule = Rule(rawValue: ruleID)
+            let warning = (row["warning"] as Int) != 0
+            let swedish = rule?.swedish(detail, source: source) ?? detail
+            let english = rule?.english(detail, source: source) ?? detail
             let cells = [row["file"], line > 0 ? String(line) : "", row["column_name"], row["value"], ruleID,
-                         rule?.swedish(detail, source: source) ?? detail, rule?.english(detail, source: source) ?? detail]
+                         warning ? "Varning, raden används men värdet lämnas tomt: " + swedish : swedish,
+                         warning ? "Warning, the row is kept but this value left empty: " + english : english]
             try writer.write(CSVWriter.line(cells.map(SpreadsheetSafety.neutralise)))
             count += 1
         }

@@ -72,6 +72,12 @@ struct RecordValidator {
         for (slot, field) in mapping.fields.enumerated() {
             let raw = record.fields[columnIndex[slot]].trimmingSpaces
             func reject(_ rule: Rule, _ detail: String = "") {
+                if field.dropsInvalidValue {
+                    // The value is left out (it stays nil) and the row kept: a warning.
+                    findings.append(Finding(file: file, line: record.line, column: field.column, value: raw, rule: rule,
+                                            detail: detail, isWarning: true))
+                    return
+                }
                 rejected = true
                 // Two portal fields read from one column find the same problem once.
                 if slot > 0, mapping.fields[..<slot].contains(where: { $0.column == field.column }),

@@ -189,13 +189,18 @@ public struct Finding: Sendable, Equatable {
     public var value: String
     public var rule: Rule
     public var detail: String
+    /// A warning keeps its row (its value left out, `invalid: drop_value`); anything else
+    /// rejects it.
+    public var isWarning = false
 
-    public init(file: String, line: Int, column: String = "", value: String = "", rule: Rule, detail: String = "") {
+    public init(file: String, line: Int, column: String = "", value: String = "", rule: Rule, detail: String = "",
+                isWarning: Bool = false) {
         self.file = file
         self.line = line
         self.column = column
         self.value = value
         self.rule = rule
         self.detail = detail
+        self.isWarning = isWarning
     }
 }
