@@ -337,4 +337,45 @@ struct MappingDefectTests {
             of: "email: { column: E-post, type: email }", with: "email: { column: E-post, type: email, invalid: drop_value }")])
         #expect(Mapping.check(folder: required).contains { $0.description.contains("drop_value is for optional fields") })
     }
+
+    /// Constants, transforms, defaults and a lookup from a source's own school ids to
+    /// skolenhetskoder, with the scope check still on the looked-up code.
+    @Test func constantsTransformsDefaultsAndLookups() throws {
+        let students = """
+            version: 1
+            kind: users
+            file: "elever_{ts}.csv"
+            delimiter: ";"
+            fields:
+              person_id: { column: Id }
+              role: { constant: student, type: enum, values: { student: student } }
+              given_name: { column: Förnamn }
+              family_name: { column: Efternamn }
+              email: { column: E-post, type: email, transform: [lower] }
+              school_unit_code:
+                column: Skola
+                lookup: { Ekskolan: "12345678", Björkskolan: "23456789" }
+                pattern: "^[0-9]{8}$"
+                references: organisation.school_units
+              grade: { column: Årskurs, type: integer, default: "0" }
+            """
+        let mapping = try Mapping.load(folder: MappingTests.folder(["users.yaml": students]))
+        let users = try #require(mapping.files[.users])
+        var reader = CSVReader(delimiter: users.delimiter)
+        var records: [CSVRecord] = []
+        let text = "Id;Förnamn;Efternamn;E-post;Skola;Årskurs\n1;Åsa;Berg;Asa.Berg@Skola.SE;Ekskolan;\n2;Bo;Ek;bo@skola.se;Lindskolan;7\n"
+            + "3;Cia;Ros;cia@skola.se;Björkskolan;8\n"
+        Array(text.utf8).withUnsafeBytes { reader.feed($0) { if case .record(let record) = $0 { records.append(record) } } }
+        let validator = try RecordValidator.make(mapping: users, file: "elever.csv", header: records[0].fields,
+                                                 schoolUnits: ["12345678"], products: [], organisation: "org1")
+        var findings: [Finding] = []
+        #expect(validator.validate(records[1], findings: &findings) == ["1", "student", "Åsa", "Berg", "asa.berg@skola.se", "12345678", "0", nil])
+        #expect(validator.validate(records[2], findings: &findings) == nil)
+        #expect(validator.validate(records[3], findings: &findings) == nil)
+        #expect(findings.map { [$0.rule.rawValue, $0.column, $0.value] } ==
+                [["field.lookup", "Skola", "Lindskolan"], ["scope.school_unit", "Skola", "Björkskolan"]])
+        let both = try MappingTests.folder(["users.yaml": students.replacingOccurrences(
+            of: "role: { constant: student,", with: "role: { column: Roll, constant: student,")])
+        #expect(Mapping.check(folder: both).contains { $0.description.contains("either read from a column or a constant") })
+    }
 }

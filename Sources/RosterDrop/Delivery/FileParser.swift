@@ -178,7 +178,7 @@ final class FileParser: @unchecked Sendable {
     private func rawValues(_ record: CSVRecord, validator: RecordValidator) -> [String?] {
         validator.portalSlots.map { slot in
             guard let slot else { return nil }
-            let raw = record.fields[validator.columnIndex[slot]].trimmingSpaces
+            let raw = validator.cell(record, slot)
             if raw.isEmpty { return nil }
             return validator.mapping.fields[slot].target == "person_id" ? personIDs.stored(raw, organisation: organisation) : raw
         }

@@ -146,6 +146,7 @@ extension Mapping {
     static let fieldKeys: Set<String> = [
         "column", "type", "required", "pattern", "min_length", "max_length", "unique", "references",
         "format", "min", "max", "values", "case_insensitive", "not_before", "allow_control_characters", "invalid",
+        "constant", "transform", "default", "lookup",
     ]
 
     static func loadFile(_ url: URL, expecting kind: EntityKind) throws -> FileMapping {
@@ -282,11 +283,31 @@ extension Mapping {
         if let minLength, let maxLength, minLength > maxLength {
             throw spec.error("min_length", "is larger than max_length")
         }
-        return FieldMapping(target: target.name, column: try spec.string("column") ?? target.name, type: type,
+        let constant = try spec.string("constant")
+        if constant != nil, spec.node("column") != nil {
+            throw spec.error("constant", "a field is either read from a column or a constant, not both")
+        }
+        let transforms = try (spec.strings("transform") ?? []).map { name in
+            guard let transform = ValueTransform(rawValue: name) else {
+                throw spec.error("transform", "unknown transform '\(name)' (known: lower, upper)")
+            }
+            return transform
+        }
+        var lookup: [String: String]?
+        if spec.node("lookup") != nil {
+            guard let pairs = try spec.pairs("lookup"), !pairs.isEmpty else { throw spec.error("lookup", "expected a table of source values") }
+            lookup = Dictionary(pairs, uniquingKeysWith: { first, _ in first })
+        }
+        var field = FieldMapping(target: target.name, column: constant == nil ? try spec.string("column") ?? target.name : "", type: type,
                             required: try spec.bool("required") ?? target.required, pattern: pattern,
                             minLength: minLength, maxLength: maxLength, unique: try spec.bool("unique") ?? false,
                             reference: reference, notBefore: try spec.string("not_before"),
                             allowsControlCharacters: try spec.bool("allow_control_characters") ?? false,
                             dropsInvalidValue: try invalidPolicy(spec, required: try spec.bool("required") ?? target.required))
+        field.constant = constant
+        field.transforms = transforms
+        field.defaultValue = try spec.string("default")
+        field.lookup = lookup
+        return field
     }
 }

@@ -117,6 +117,16 @@ public struct FieldMapping: Sendable {
     public var notBefore: String?
     /// Whether a text value may hold control characters (line breaks, NUL, …); refused otherwise.
     public var allowsControlCharacters = false
+    /// `constant: V`: every row gets V, read from no column (a role per source file).
+    public var constant: String?
+    /// `transform: [lower | upper]`, applied to the delivered value (after trimming).
+    public var transforms: [ValueTransform] = []
+    /// `default: V`: the value when the cell is empty.
+    public var defaultValue: String?
+    /// `lookup: {source id: value}`: a source's own ids (its school ids) to portal values
+    /// (skolenhetskoder); an id the table lacks is a finding, and the checks apply to the
+    /// looked-up value (the scope check stays on).
+    public var lookup: [String: String]?
     /// `invalid: drop_value` (optional fields only): an invalid value is left out and the row
     /// kept, with a warning — SDS's rule — instead of rejecting the row and what hangs on it.
     public var dropsInvalidValue = false
@@ -163,5 +173,17 @@ public enum PersonIDScope: String, Sendable {
     func delivered(_ id: String, organisation: String) -> String {
         guard self == .organisation, id.hasPrefix(organisation + "/") else { return id }
         return String(id.dropFirst(organisation.count + 1))
+    }
+}
+
+/// A change made to a delivered value before it is checked (`transform:`).
+public enum ValueTransform: String, Sendable {
+    case lower, upper
+
+    func apply(_ value: String) -> String {
+        switch self {
+        case .lower: return value.lowercased()
+        case .upper: return value.uppercased()
+        }
     }
 }

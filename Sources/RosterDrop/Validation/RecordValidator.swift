@@ -35,7 +35,9 @@ struct RecordValidator {
         var columnIndex: [Int] = []
         var missing: [Finding] = []
         for field in mapping.fields {
-            if let index = indexByName[field.column] {
+            if field.constant != nil {
+                columnIndex.append(-1)
+            } else if let index = indexByName[field.column] {
                 columnIndex.append(index)
             } else {
                 missing.append(Finding(file: file, line: 1, column: field.column, rule: .missingColumn,
@@ -70,11 +72,11 @@ struct RecordValidator {
         var values = [String?](repeating: nil, count: mapping.fields.count)
         var rejected = false
         for (slot, field) in mapping.fields.enumerated() {
-            let raw = record.fields[columnIndex[slot]].trimmingSpaces
+            let delivered = cell(record, slot)
             func reject(_ rule: Rule, _ detail: String = "") {
                 if field.dropsInvalidValue {
                     // The value is left out (it stays nil) and the row kept: a warning.
-                    findings.append(Finding(file: file, line: record.line, column: field.column, value: raw, rule: rule,
+                    findings.append(Finding(file: file, line: record.line, column: field.column, value: delivered, rule: rule,
                                             detail: detail, isWarning: true))
                     return
                 }
@@ -82,12 +84,23 @@ struct RecordValidator {
                 // Two portal fields read from one column find the same problem once.
                 if slot > 0, mapping.fields[..<slot].contains(where: { $0.column == field.column }),
                    findings.contains(where: { $0.line == record.line && $0.column == field.column && $0.rule == rule }) { return }
-                findings.append(Finding(file: file, line: record.line, column: field.column, value: raw, rule: rule, detail: detail))
+                findings.append(Finding(file: file, line: record.line, column: field.column, value: delivered, rule: rule, detail: detail))
             }
-            if raw.isEmpty {
+            // The value the checks see: transformed, defaulted, looked up; findings show it as delivered.
+            var given = field.transforms.reduce(delivered) { $1.apply($0) }
+            if given.isEmpty, let value = field.defaultValue { given = value }
+            if given.isEmpty {
                 if field.required { reject(.required) }
                 continue
             }
+            if let lookup = field.lookup {
+                guard let value = lookup[given] else {
+                    reject(.lookup)
+                    continue
+                }
+                given = value
+            }
+            let raw = given
             // Characters are counted only when the byte count cannot decide: counting
             // grapheme clusters costs more than the rest of a row's checks.
             let bytes = raw.utf8.count
@@ -152,6 +165,12 @@ struct RecordValidator {
         return portalSlots.map { slot in slot.flatMap { values[$0] } }
     }
 
+    /// The delivered cell of the field in `slot` (trimmed), or the field's constant.
+    func cell(_ record: CSVRecord, _ slot: Int) -> String {
+        if let constant = mapping.fields[slot].constant { return constant }
+        return record.fields[columnIndex[slot]].trimmingSpaces
+    }
+
     /// The record's key values as delivered (trimmed), or nil when a key cell is empty.
     ///
     /// A rejected row's key protects the portal's record with that key from removal.
@@ -159,7 +178,7 @@ struct RecordValidator {
         var key: [String] = []
         for slot in keySlots {
             guard let slot else { return nil }
-            let raw = record.fields[columnIndex[slot]].trimmingSpaces
+            let raw = cell(record, slot)
             if raw.isEmpty { return nil }
             key.append(raw)
         }
