@@ -29,13 +29,7 @@ struct PrivacyTests {
         var secrets = Set<String>()
         for delivery in demo.deliveries {
             guard let users = delivery.file("users_") else { continue }
-            var bytes = Data()
-            try gunzipFile(atPath: users.path, limit: 1 << 30) { bytes.append(contentsOf: $0) }
-            var reader = CSVReader()
-            var rows: [[String]] = []
-            bytes.withUnsafeBytes { reader.feed($0) { if case .record(let record) = $0 { rows.append(record.fields) } } }
-            reader.finish { if case .record(let record) = $0 { rows.append(record.fields) } }
-            for row in rows.dropFirst() where row.count >= 5 { secrets.formUnion(row[2...4].filter { $0.count >= 3 }) }
+            for row in try CSVReader.records(atPath: users.path).dropFirst() where row.count >= 5 { secrets.formUnion(row[2...4].filter { $0.count >= 3 }) }
         }
         let oldAccounts = try DatabaseQueue(path: database).read { db in
             try GRDB.Row.fetchAll(db, sql: "SELECT id, email, given_name, family_name FROM accounts")

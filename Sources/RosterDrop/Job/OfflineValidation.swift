@@ -123,12 +123,7 @@ public struct OfflineValidation {
     /// Writes the reject report with the files' own names, never over an existing file, and
     /// counts its findings by rule.
     private func rewrite(_ report: URL, names: [String: String], result: inout Result) throws -> URL {
-        var bytes = Data()
-        try gunzipFile(atPath: report.path, limit: 1 << 32) { bytes.append(contentsOf: $0) }
-        var reader = CSVReader()
-        var rows: [[String]] = []
-        bytes.withUnsafeBytes { reader.feed($0) { if case .record(let record) = $0 { rows.append(record.fields) } } }
-        reader.finish { if case .record(let record) = $0 { rows.append(record.fields) } }
+        let rows = try CSVReader.records(atPath: report.path, limit: 1 << 32)
         let folder = out ?? files[0].url.deletingLastPathComponent()
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let base = "rejects_\(files[0].url.deletingPathExtension().lastPathComponent)"

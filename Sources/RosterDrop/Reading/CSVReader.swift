@@ -1,3 +1,5 @@
+import Foundation
+
 /// The character encodings a delivery's CSV files may be declared in by their mapping.
 public enum TextEncoding: String, Sendable {
     case utf8 = "utf-8"
@@ -482,4 +484,22 @@ public struct CSVReader {
         0, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014,
         0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0, 0x017E, 0x0178,
     ]
+}
+
+extension CSVReader {
+    /// Every well-formed record of a small CSV file (gunzipped when it ends in `.gz`), header
+    /// first: for reports the job wrote itself, never for deliveries (which stream).
+    public static func records(atPath path: String, limit: Int64 = 1 << 30) throws -> [[String]] {
+        var bytes = Data()
+        if path.hasSuffix(".gz") {
+            try gunzipFile(atPath: path, limit: limit) { bytes.append(contentsOf: $0) }
+        } else {
+            bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        }
+        var reader = CSVReader()
+        var rows: [[String]] = []
+        bytes.withUnsafeBytes { reader.feed($0) { if case .record(let record) = $0 { rows.append(record.fields) } } }
+        reader.finish { if case .record(let record) = $0 { rows.append(record.fields) } }
+        return rows
+    }
 }

@@ -131,18 +131,7 @@ final class TestDrop {
 
     /// The rows of a CSV report in the outbox (gunzipped when it ends in .gz), header included.
     func report(_ name: String, org: String = "org1") throws -> [[String]] {
-        let url = folder(org, "outbox").appendingPathComponent(name)
-        var bytes = Data()
-        if name.hasSuffix(".gz") {
-            try gunzipFile(atPath: url.path, limit: 1 << 30) { bytes.append(contentsOf: $0) }
-        } else {
-            bytes = try Data(contentsOf: url)
-        }
-        var reader = CSVReader()
-        var rows: [[String]] = []
-        bytes.withUnsafeBytes { reader.feed($0) { if case .record(let record) = $0 { rows.append(record.fields) } } }
-        reader.finish { if case .record(let record) = $0 { rows.append(record.fields) } }
-        return rows
+        try CSVReader.records(atPath: folder(org, "outbox").appendingPathComponent(name).path)
     }
 
     /// The rule ids in a reject report, in report order.
