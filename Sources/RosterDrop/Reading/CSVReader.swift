@@ -12,10 +12,18 @@ public struct CSVRecord: Sendable, Equatable {
     /// The 1-based physical line on which the record starts (the header is line 1).
     public var line: Int
     public var fields: [String]
+    /// Whether any cell holds a control character (below U+0020, or DEL): noted while the
+    /// bytes are scanned anyway, so that checks need not look at every cell again.
+    public var hasControlCharacters = false
 
-    public init(line: Int, fields: [String]) {
+    public init(line: Int, fields: [String], hasControlCharacters: Bool = false) {
         self.line = line
         self.fields = fields
+        self.hasControlCharacters = hasControlCharacters
+    }
+
+    public static func == (lhs: CSVRecord, rhs: CSVRecord) -> Bool {
+        lhs.line == rhs.line && lhs.fields == rhs.fields
     }
 }
 
@@ -90,6 +98,8 @@ public struct CSVReader {
     private var overLimit: CSVProblem.Kind?
     /// Cells of the current record beyond the header's count.
     private var extraCells = 0
+    /// The current record's data holds a control character.
+    private var recordHasControl = false
     /// The first record, once read (it is also emitted as a record).
     ///
     /// When the first record is itself a problem, the header stays nil until a well-formed
@@ -218,12 +228,15 @@ public struct CSVReader {
             case .unquoted:
                 var end = index
                 var bitsSeen: UInt8 = 0
+                var control = false
                 while end < count {
                     let byte = bytes[end]
                     if byte == delimiter || byte == quote || byte == lineFeed || byte == carriageReturn { break }
                     bitsSeen |= byte
+                    if byte < 0x20 || byte == 0x7F { control = true }
                     end += 1
                 }
+                if control { recordHasControl = true }
                 appendToField(bytes + index, end - index, bitsSeen: bitsSeen)
                 guard end < count else { return }
                 let byte = bytes[end]
@@ -247,13 +260,16 @@ public struct CSVReader {
             case .quoted:
                 var end = index
                 var bitsSeen: UInt8 = 0
+                var control = false
                 while end < count {
                     let byte = bytes[end]
                     if byte == quote { break }
                     if byte == lineFeed { line += 1 }
                     bitsSeen |= byte
+                    if byte < 0x20 || byte == 0x7F { control = true }
                     end += 1
                 }
+                if control { recordHasControl = true }
                 appendToField(bytes + index, end - index, bitsSeen: bitsSeen)
                 guard end < count else { return }
                 index = end + 1
@@ -293,6 +309,7 @@ public struct CSVReader {
         case .quoteInQuoted:
             try rejectStrayQuote(emit)
         default:
+            recordHasControl = true
             appendToField(Self.carriageReturn)
         }
     }
@@ -334,6 +351,7 @@ public struct CSVReader {
         recordBytes = 0
         overLimit = nil
         extraCells = 0
+        recordHasControl = false
     }
 
     /// Most cells a header may have.
@@ -379,7 +397,7 @@ public struct CSVReader {
         } else {
             header = fields
         }
-        try emit(.record(CSVRecord(line: recordLine, fields: fields)))
+        try emit(.record(CSVRecord(line: recordLine, fields: fields, hasControlCharacters: recordHasControl)))
     }
 
     /// The current field as text; marks the record when its bytes are not valid text.

@@ -18,6 +18,9 @@ struct RecordValidator {
     let organisation: String
     /// How person ids are stored (an organisation's own ids are namespaced by it).
     var personIDs: PersonIDScope = .global
+    /// Per mapped field, whether it is a person id (stored per organisation for `ids:
+    /// organisation`): resolved once, not compared per cell.
+    var personSlots: [Bool] = []
     /// Header positions of dropped columns (`drop:`), blanked before anything reads a record.
     var droppedColumns: [Int] = []
     /// Offline validation may have no school units or catalogue to check against.
@@ -63,6 +66,7 @@ struct RecordValidator {
                                         keySlots: keySlots, dateOrderSlots: dateOrderSlots, schoolUnits: schoolUnits,
                                         products: products, organisation: organisation)
         validator.droppedColumns = dropped
+        validator.personSlots = mapping.fields.map { $0.target == "person_id" }
         return validator
     }
 
@@ -87,7 +91,7 @@ struct RecordValidator {
                 findings.append(Finding(file: file, line: record.line, column: field.column, value: delivered, rule: rule, detail: detail))
             }
             // The value the checks see: transformed, defaulted, looked up; findings show it as delivered.
-            var given = field.transforms.reduce(delivered) { $1.apply($0) }
+            var given = field.transforms.isEmpty ? delivered : field.transforms.reduce(delivered) { $1.apply($0) }
             if given.isEmpty, let value = field.defaultValue { given = value }
             if given.isEmpty {
                 if field.required { reject(.required) }
@@ -120,7 +124,7 @@ struct RecordValidator {
             switch field.type {
             case .text:
                 // Other types' formats refuse control characters by themselves.
-                if !field.allowsControlCharacters, raw.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) {
+                if record.hasControlCharacters, !field.allowsControlCharacters, raw.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) {
                     reject(.controlCharacter)
                     continue
                 }
@@ -151,7 +155,7 @@ struct RecordValidator {
             default:
                 break
             }
-            values[slot] = field.target == "person_id" ? personIDs.stored(value, organisation: organisation) : value
+            values[slot] = personSlots[slot] && personIDs == .organisation ? personIDs.stored(value, organisation: organisation) : value
         }
         for (slot, otherSlot) in dateOrderSlots {
             guard let value = values[slot], let otherValue = values[otherSlot] else { continue }
