@@ -284,3 +284,18 @@ struct CSVReaderTests {
         }
     }
 }
+
+/// Control characters are noted while the bytes are scanned, whatever the chunk boundaries.
+struct CSVControlCharacterTests {
+    @Test func controlCharactersAreNotedPerRecordAtEverySplitPoint() {
+        let text = "h1,h2\r\nplain,Åsa\r\na\u{0}b,c\r\n\"multi\nline\",d\r\ncr\rdata,e\r\nok,\u{7F}\r\nlast,row\r\n"
+        let bytes = Array(text.utf8)
+        for split in 1...bytes.count {
+            let flags = readCSVEvents(bytes, chunks: [split]).compactMap { event -> Bool? in
+                if case .record(let record) = event { return record.hasControlCharacters }
+                return nil
+            }
+            #expect(flags == [false, false, true, true, true, true, false], "split \(split)")
+        }
+    }
+}
