@@ -378,4 +378,33 @@ struct MappingDefectTests {
             of: "role: { constant: student,", with: "role: { column: Roll, constant: student,")])
         #expect(Mapping.check(folder: both).contains { $0.description.contains("either read from a column or a constant") })
     }
+
+    /// A mapping can select rows: those left out are counted, not rejected, and remove only
+    /// what they leave out.
+    @Test func selectedRowsOnlyAndTheRestCountedNotRejected() throws {
+        let drop = try TestDrop()
+        let users = [Fixture.user("p1"), Fixture.user("t1", role: "teacher")]
+        let orders = [Fixture.order("o1", person: "p1"), Fixture.order("o2", person: "t1")]
+        try drop.deliver("20261101T020000Z", users: users, groups: [Fixture.group("g1")], memberships: ["g1,p1", "g1,t1"],
+                         orders: orders)
+        _ = try drop.run(at: instant("2026-11-01T05:00:00Z"))
+        #expect(try drop.count("SELECT COUNT(*) FROM accounts") == 2)
+        // The school now sends its students only.
+        try Self.editedSkolonMapping(drop, "users.yaml") { $0.replacingOccurrences(of: "fields:\n", with: "select: { role: [student] }\nfields:\n") }
+        try drop.deliver("20261102T020000Z", users: users + [Fixture.user("t2", role: "teacher")], groups: [Fixture.group("g1")],
+                         memberships: ["g1,p1", "g1,t1"], orders: orders + [Fixture.order("o3", person: "t2")])
+        let summary = try drop.run(at: instant("2026-11-02T05:00:00Z"))
+        let delivery = try #require(summary.organisations[0].deliveries.first)
+        #expect(delivery.outcome == .applied, "no findings: left out, not rejected")
+        #expect(delivery.filtered == ["users": 2, "memberships": 1, "distribution_orders": 2])
+        let receipt = try drop.receipt("20261102T020000Z")
+        #expect(receipt["users"]?[4...9] == ["3", "1", "0", "0", "0", "1"])
+        #expect(receipt["distribution_orders"]?[4...6] == ["3", "1", "0"])
+        #expect(try drop.rows("SELECT person_id FROM accounts").map { $0["person_id"] as String } == ["p1"])
+        #expect(try drop.count("SELECT COUNT(*) FROM memberships") == 1)
+        #expect(!drop.files("org1", "outbox").contains("rejects_20261102T020000Z.csv.gz"))
+        let wrong = try MappingTests.folder(["users.yaml": MappingTests.legacyUsers.replacingOccurrences(
+            of: "fields:\n", with: "select: { eppn: [x] }\nfields:\n")])
+        #expect(Mapping.check(folder: wrong).contains { $0.description.contains("selects on a field the mapping does not read") })
+    }
 }

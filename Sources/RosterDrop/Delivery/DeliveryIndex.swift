@@ -31,6 +31,10 @@ final class DeliveryIndex: @unchecked Sendable {
     static let accepted: UInt8 = 1
     static let unchanged: UInt8 = 2
     static let staged: UInt8 = 4
+    /// Left out by the mapping's `select`: rows naming it are left out too.
+    static let filtered: UInt8 = 8
+    /// Rows left out because they name a record `select` left out, per kind.
+    private(set) var filteredRows: [EntityKind: Int] = [:]
 
     /// Users and groups by key.
     private(set) var users: [KeyDigest: Entry] = [:]
@@ -114,6 +118,8 @@ final class DeliveryIndex: @unchecked Sendable {
         case stage(userLine: Int?, groupLine: Int?)
         /// Accepted and unchanged: nothing to stage.
         case unchanged
+        /// It names a record the mapping's `select` left out: left out too, counted.
+        case filtered
         /// Rejected by a check needing other rows: stage it rejected, with this finding
         /// (nil when the finding comes later, for duplicates).
         case reject(Finding?)
@@ -130,6 +136,11 @@ final class DeliveryIndex: @unchecked Sendable {
             let value = values[reference.slot] ?? ""
             let digest = digests.reference(position) ?? hashing.key(value)
             let entry = reference.target == .users ? users[digest] : groups[digest]
+            if let entry, entry.state & Self.filtered != 0 {
+                acceptedRows[kind, default: 0] -= 1
+                filteredRows[kind, default: 0] += 1
+                return .filtered
+            }
             if let entry, entry.state & Self.accepted != 0 {
                 if reference.target == .users { userLine = Int(entry.line) } else { groupLine = Int(entry.line) }
                 continue
@@ -195,6 +206,14 @@ final class DeliveryIndex: @unchecked Sendable {
             if let userLine { license(userLine, +1) }
             return verdict
         }
+    }
+
+    /// Notes a user or group row the mapping's `select` left out, so rows naming it are left
+    /// out too (not rejected as naming someone unknown).
+    func noteFiltered(_ rules: KindRules, line: Int, key: KeyDigest?) {
+        guard let key, rules.kind == .users || rules.kind == .groups else { return }
+        let entry = Entry(rowHash: 0, line: UInt32(line), state: Self.filtered)
+        if rules.kind == .users { users[key] = entry } else { groups[key] = entry }
     }
 
     /// Notes a row that failed the single-row checks but whose key could be read: it still

@@ -17,6 +17,8 @@ struct ReadDelivery {
     var suspended: Set<EntityKind>
     /// Inbox files the manifest names that no kind reads: archived with the delivery.
     var unclaimed: [String] = []
+    /// Rows the mappings' `select` left out, or that name what it left out, per kind.
+    var filtered: [EntityKind: Int] = [:]
 }
 
 /// Reads one complete delivery — manifest, every data file streamed through the checks —
@@ -110,7 +112,7 @@ struct DeliveryReader {
         for (kind, load) in loads {
             let accepted = index.acceptedRows[kind] ?? 0
             counts[kind]?.accepted = accepted
-            counts[kind]?.rejected = load.records - accepted
+            counts[kind]?.rejected = load.records - accepted - load.filtered - index.filteredRows[kind, default: 0]
         }
         let unlicensed = loads[.users] != nil && loads[.distributionOrders] != nil
             ? max(0, (index.acceptedRows[.users] ?? 0) - presentUsers.count) : 0
@@ -121,7 +123,8 @@ struct DeliveryReader {
             }, db)
         }
         return ReadDelivery(loads: loads, counts: counts, content: Self.contentHash(loads, mapping: mapping.digest), unlicensed: unlicensed,
-                            expiredOrders: index.expiredOrders, suspended: suspended, unclaimed: unclaimed)
+                            expiredOrders: index.expiredOrders, suspended: suspended, unclaimed: unclaimed,
+                            filtered: loads.mapValues { $0.filtered + index.filteredRows[$0.kind, default: 0] }.filter { $0.value > 0 })
     }
 
     private func readManifest(_ delivery: Delivery) throws -> Manifest? {

@@ -10,6 +10,8 @@ struct FileLoad: Sendable {
     var records: Int
     /// Rejected records whose key could not be read: they suspend removals for this kind.
     var unkeyed: Int
+    /// Records the mapping's `select` left out (counted, neither accepted nor rejected).
+    var filtered = 0
     /// How long the parser waited for the loader, and the loader for the parser.
     var parserWaited = Duration.zero
     var loaderWaited = Duration.zero
@@ -49,6 +51,10 @@ struct FileLoader {
             var findings: [Finding] = []
             while let batch = channel.receive() {
                 for row in batch.rows {
+                    if row.filtered {
+                        index.noteFiltered(rules, line: row.line, key: row.digests.key)
+                        continue
+                    }
                     if row.rejected {
                         let key = rules.keySlots.map { row.values[$0] ?? "" }
                         index.noteRejected(rules, line: row.line, rawKey: key, key: row.digests.key, values: row.values,
@@ -57,7 +63,7 @@ struct FileLoader {
                         continue
                     }
                     switch index.admit(rules, line: row.line, values: row.values, digests: row.digests, file: parser.name) {
-                    case .unchanged:
+                    case .unchanged, .filtered:
                         break
                     case let .stage(userLine, groupLine):
                         var staged = row
@@ -99,6 +105,8 @@ struct StagedBatch: Sendable {
         var rowHash: Int64?
         var userLine: Int?
         var groupLine: Int?
+        /// Left out by the mapping's `select`: only noted, so rows naming it are left out too.
+        var filtered = false
         /// Hashes the parser computed for the loader's checks (none for rows staged otherwise).
         var digests = RowDigests(row: 0, key: nil)
 

@@ -130,6 +130,13 @@ final class FileParser: @unchecked Sendable {
             load.records += 1
             // The checks needing other rows (`DeliveryIndex`) run on the loader's thread.
             if let values = validator.validate(record, findings: &batch.findings) {
+                if !mapping.select.isEmpty, !selects(values) {
+                    load.filtered += 1
+                    var row = StagedBatch.Row(line: record.line, rejected: false, values: values)
+                    row.filtered = true
+                    stage(row)
+                    return
+                }
                 stage(StagedBatch.Row(line: record.line, rejected: false, values: values))
             } else if validator.rawKey(record) != nil {
                 stage(StagedBatch.Row(line: record.line, rejected: true, values: rawValues(record, validator: validator)))
@@ -171,6 +178,14 @@ final class FileParser: @unchecked Sendable {
         var row = row
         row.digests = RowDigests.make(rules, values: row.values, hashing: hashing, rejected: row.rejected)
         batch.rows.append(row)
+    }
+
+    /// Whether a row's portal values pass the mapping's `select`.
+    private func selects(_ values: [String?]) -> Bool {
+        mapping.select.allSatisfy { field, allowed in
+            guard let slot = mapping.kind.fields.firstIndex(where: { $0.name == field }) else { return true }
+            return values[slot].map(allowed.contains) ?? false
+        }
     }
 
     /// A rejected row's raw values in portal field order (person ids in their stored form,

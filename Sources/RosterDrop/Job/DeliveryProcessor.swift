@@ -16,6 +16,8 @@ public struct DeliverySummary: Sendable, Codable, Equatable {
     public var counts: [String: EntityCounts]
     /// For a held delivery: what it would remove beside what the organisation has.
     public var hold: [HoldFigure]?
+    /// Rows the mapping's `select` left out, per kind (received = accepted + rejected + these).
+    public var filtered: [String: Int]?
 }
 
 /// Takes one complete delivery through its stages: intake (ledger: taken before? stale?),
@@ -233,7 +235,8 @@ struct DeliveryProcessor {
                                expiredOrders: shown ? verdict.read?.expiredOrders ?? 0 : 0,
                                receipt: names.first { $0.hasPrefix("receipt_") }, rejects: names.first { $0.hasPrefix("rejects_") },
                                counts: Dictionary(uniqueKeysWithValues: verdict.counts.map { ($0.key.rawValue, $0.value) }),
-                               hold: verdict.hold)
+                               hold: verdict.hold,
+                               filtered: verdict.read.map { Dictionary(uniqueKeysWithValues: $0.filtered.map { ($0.key.rawValue, $0.value) }) })
     }
 
     /// Answers a held delivery an operator discarded: a receipt `discarded` with what it

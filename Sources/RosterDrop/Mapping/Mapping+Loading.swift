@@ -160,7 +160,7 @@ extension Mapping {
     /// read, so that one look shows them all. Throws what stops the file as a whole.
     static func loadFile(_ url: URL, expecting kind: EntityKind, errors: inout [ConfigurationError]) throws -> FileMapping {
         let object = try YAMLObject.parse(read(url), file: url.path,
-                                          allowed: ["version", "kind", "file", "encoding", "delimiter", "fields", "drop"])
+                                          allowed: ["version", "kind", "file", "encoding", "delimiter", "fields", "drop", "select"])
         try checkVersion(object)
         let declared = try object.requiredString("kind")
         guard declared == kind.rawValue else {
@@ -208,9 +208,17 @@ extension Mapping {
         for column in dropped where byTarget.values.contains(where: { $0.column == column }) {
             errors.append(object.error("drop", "'\(column)' is dropped but also read into a field; a dropped column's values reach nothing"))
         }
+        var select: [String: Set<String>] = [:]
+        if let selection = try object.object("select", allowed: Set(portalFields.map(\.name))) {
+            for field in portalFields.map(\.name) {
+                guard let values = try selection.strings(field) else { continue }
+                if byTarget[field] == nil { errors.append(selection.error(field, "selects on a field the mapping does not read")) }
+                select[field] = Set(values)
+            }
+        }
         return FileMapping(kind: kind, filePattern: pattern, gzip: pattern.hasSuffix(".gz"), encoding: encoding,
                            delimiter: delimiterBytes[0], fields: portalFields.compactMap { byTarget[$0.name] },
-                           sourceFile: url.path, dropped: Set(dropped))
+                           sourceFile: url.path, dropped: Set(dropped), select: select)
     }
 
     /// `invalid: reject` (default) or `drop_value`, which only an optional field may have.

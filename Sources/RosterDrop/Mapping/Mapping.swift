@@ -92,6 +92,9 @@ public struct FileMapping: Sendable {
     /// Source columns declared dropped (`drop:`): their cells are blanked as soon as a record
     /// is read, so no check, table, report or log line can ever see them.
     public var dropped: Set<String> = []
+    /// `select: {portal field: [values]}`: only rows whose (portal) values are listed are
+    /// taken; the others are filtered out — counted, not rejected, and treated as absent.
+    public var select: [String: Set<String>] = [:]
 
     /// The file name this mapping expects for a delivery timestamp.
     public func fileName(timestamp: String) -> String {
