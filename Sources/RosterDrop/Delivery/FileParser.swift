@@ -191,12 +191,7 @@ final class FileParser: @unchecked Sendable {
     /// A rejected row's raw values in portal field order (person ids in their stored form,
     /// so that the record they name is protected).
     private func rawValues(_ record: CSVRecord, validator: RecordValidator) -> [String?] {
-        validator.portalSlots.map { slot in
-            guard let slot else { return nil }
-            let raw = validator.cell(record, slot)
-            if raw.isEmpty { return nil }
-            return validator.mapping.fields[slot].target == "person_id" ? personIDs.stored(raw, organisation: organisation) : raw
-        }
+        validator.portalSlots.map { slot in slot.flatMap { validator.storedForm(record, $0) } }
     }
 
     private func flush() throws {

@@ -58,6 +58,9 @@ public struct OfflineValidation {
                     """)
             }
             let name = fileMapping.fileName(timestamp: Self.stamp)
+            if let other = originalNames[name] {
+                throw ValidationInputError(message: "\(other) and \(url.lastPathComponent) are both \(target.rawValue) files: give one file per kind")
+            }
             originalNames[name] = url.lastPathComponent
             try copy(url, to: inbox.appendingPathComponent(name), gzip: fileMapping.gzip)
         }
@@ -126,7 +129,8 @@ public struct OfflineValidation {
         let rows = try CSVReader.records(atPath: report.path, limit: 1 << 32)
         let folder = out ?? files[0].url.deletingLastPathComponent()
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        let base = "rejects_\(files[0].url.deletingPathExtension().lastPathComponent)"
+        let first = files[0].url.lastPathComponent
+        let base = "rejects_\(first.split(separator: ".").first.map(String.init) ?? first)"
         var target = folder.appendingPathComponent("\(base).csv.gz")
         var attempt = 1
         while FileManager.default.fileExists(atPath: target.path) {

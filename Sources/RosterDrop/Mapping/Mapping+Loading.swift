@@ -221,6 +221,27 @@ extension Mapping {
                            sourceFile: url.path, dropped: Set(dropped), select: select)
     }
 
+    /// What is wrong with a value the mapping supplies (a constant, a default, a lookup
+    /// result) by the field's own rules, or nil; references are checked per delivery.
+    static func staticProblem(_ value: String, field: FieldMapping) -> String? {
+        if value.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) { return "a control character" }
+        if let pattern = field.pattern, !pattern.matches(value) { return "it does not match the pattern" }
+        if let maxLength = field.maxLength, value.count > maxLength { return "longer than \(maxLength)" }
+        if let minLength = field.minLength, value.count < minLength { return "shorter than \(minLength)" }
+        switch field.type {
+        case .text: return nil
+        case .integer(let min, let max):
+            guard let number = Int(value) else { return "not a whole number" }
+            if let min, number < min { return "below \(min)" }
+            if let max, number > max { return "above \(max)" }
+            return nil
+        case .date(let format): return format.isoDate(value) == nil ? "not a date in \(format.text)" : nil
+        case .email: return EmailAddress.isValid(value) ? nil : "not an e-mail address"
+        case .enumeration(let map, let caseInsensitive):
+            return map[caseInsensitive ? value.lowercased() : value] == nil ? "not one of \(map.keys.sorted().joined(separator: ", "))" : nil
+        }
+    }
+
     /// `invalid: reject` (default) or `drop_value`, which only an optional field may have.
     private static func invalidPolicy(_ spec: YAMLObject, required: Bool) throws -> Bool {
         switch try spec.string("invalid") ?? "reject" {
@@ -316,6 +337,22 @@ extension Mapping {
         field.transforms = transforms
         field.defaultValue = try spec.string("default")
         field.lookup = lookup
+        // Values the mapping supplies itself must pass the field's own checks: else every
+        // row would be rejected, found only when a delivery comes.
+        for (source, value) in (lookup ?? [:]).sorted(by: { $0.key < $1.key }) {
+            if let problem = staticProblem(value, field: field) {
+                throw spec.error("lookup", "'\(source)' gives '\(value)', which fails the field's own rules (\(problem))")
+            }
+        }
+        for (key, value) in [("constant", constant), ("default", field.defaultValue)] {
+            guard let value else { continue }
+            let given = transforms.reduce(value) { $1.apply($0) }
+            if let lookup {
+                if lookup[given] == nil { throw spec.error(key, "'\(value)' is not in the field's lookup table") }
+            } else if let problem = staticProblem(given, field: field) {
+                throw spec.error(key, "'\(value)' fails the field's own rules (\(problem))")
+            }
+        }
         return field
     }
 }

@@ -62,13 +62,17 @@ struct CrossFileChecks {
         var index = 0
         while index < rows.count {
             let key: [String] = columns.map { rows[index][$0] ?? "" }
+            // A person id as delivered, not as stored (`ids: organisation`).
+            let shownKey = zip(columns, key).map { column, value in
+                column == "person_id" ? mapping.delivery.personIDs.delivered(value, organisation: organisation) : value
+            }
             var end = index
             while end < rows.count, columns.map({ rows[end][$0] ?? "" }) == key { end += 1 }
             let lines: [Int] = rows[index..<end].map { $0["line"] }
             let shown = lines.prefix(10).map(String.init).joined(separator: ", ") + (lines.count > 10 ? ", …" : "")
             for row in rows[index..<end] {
                 let line: Int = row["line"]
-                findings.append(Finding(file: file(kind), line: line, column: header, value: key.joined(separator: " "),
+                findings.append(Finding(file: file(kind), line: line, column: header, value: shownKey.joined(separator: " "),
                                         rule: .duplicate, detail: shown))
                 if (row["rejected"] as Int) == 0 { rejectedLines.append(line) }
             }

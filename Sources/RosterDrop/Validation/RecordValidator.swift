@@ -175,16 +175,27 @@ struct RecordValidator {
         return record.fields[columnIndex[slot]].trimmingSpaces
     }
 
+    /// A rejected row's value of the field in `slot` in the form its record is stored under
+    /// (transformed, defaulted, looked up when the table has it, a person id namespaced), so
+    /// that the record it names is protected from removal; nil when empty.
+    func storedForm(_ record: CSVRecord, _ slot: Int) -> String? {
+        let field = mapping.fields[slot]
+        var value = cell(record, slot)
+        if !field.transforms.isEmpty { value = field.transforms.reduce(value) { $1.apply($0) } }
+        if value.isEmpty, let fallback = field.defaultValue { value = fallback }
+        if value.isEmpty { return nil }
+        if let looked = field.lookup?[value] { value = looked }
+        return personSlots.indices.contains(slot) && personSlots[slot] ? personIDs.stored(value, organisation: organisation) : value
+    }
+
     /// The record's key values as delivered (trimmed), or nil when a key cell is empty.
     ///
     /// A rejected row's key protects the portal's record with that key from removal.
     func rawKey(_ record: CSVRecord) -> [String]? {
         var key: [String] = []
         for slot in keySlots {
-            guard let slot else { return nil }
-            let raw = cell(record, slot)
-            if raw.isEmpty { return nil }
-            key.append(raw)
+            guard let slot, let value = storedForm(record, slot) else { return nil }
+            key.append(value)
         }
         return key
     }
