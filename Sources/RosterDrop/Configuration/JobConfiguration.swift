@@ -65,7 +65,7 @@ public struct JobConfiguration: Sendable {
 /// One organisation (huvudman): its school units, drop folder and source format.
 public struct OrganisationConfiguration: Sendable {
     static let keys: Set<String> = ["id", "school_units", "drop", "sftp", "mappings", "mode", "integration_start",
-                                    "cleanup_days", "cleanup_warning_days", "hold"]
+                                    "cleanup_days", "cleanup_warning_days", "hold", "licenses"]
 
     public var id: String
     public var schoolUnits: [String]
@@ -74,6 +74,8 @@ public struct OrganisationConfiguration: Sendable {
     public var mode: OrganisationMode
     public var integration: IntegrationPolicy
     public var hold: HoldPolicy
+    /// Licenses granted by rule, for a source that sends no distribution orders.
+    public var licenseRules: [LicenseRule] = []
     /// Whether rows' school units and products are checked; only offline validation
     /// (`rosterdrop validate` without them) turns these off.
     var checksSchoolUnits = true
@@ -143,6 +145,12 @@ public struct OrganisationConfiguration: Sendable {
         }
         self.integration = integration
         hold = try HoldPolicy(object.object("hold", allowed: HoldPolicy.keys))
+        if let rules = try object.objects("licenses", allowed: LicenseRule.keys) {
+            if mapping.files[.distributionOrders] != nil {
+                throw object.error("licenses", "the mapping '\(mapping.name)' reads distribution orders; licenses by rule are for sources that send none")
+            }
+            licenseRules = try rules.map(LicenseRule.init)
+        }
     }
 }
 

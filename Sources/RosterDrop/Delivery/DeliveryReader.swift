@@ -59,29 +59,39 @@ struct DeliveryReader {
         let index = DeliveryIndex(hashing: RowHashing(rowKey: try PortalDatabase.rowHashKey(db)), full: full, today: today.iso)
         index.personIDs = mapping.delivery.personIDs
         index.organisation = organisation.id
-        let checks = CrossFileChecks(db: db, mapping: mapping, organisation: organisation.id, index: index,
-                                     files: delivery.files.mapValues(\.name))
+        var names = delivery.files.mapValues(\.name)
+        if !organisation.licenseRules.isEmpty { names[.distributionOrders] = LicenseRuleWriter.fileName }
+        let checks = CrossFileChecks(db: db, mapping: mapping, organisation: organisation.id, index: index, files: names)
         var loads: [EntityKind: FileLoad] = [:]
+        let rules = organisation.licenseRules.isEmpty ? nil
+            : try LicenseRuleWriter(rules: organisation.licenseRules, url: work.appendingPathComponent("license-rules.csv"))
+        defer { rules?.close() }
+        var sources = delivery.files.sorted(by: { $0.key < $1.key }).compactMap { kind, file in
+            mapping.files[kind].map { (kind, file.name, $0, false) }
+        }
+        // Licenses by rule are read last, as the distribution orders the source never sends.
+        if rules != nil { sources.append((.distributionOrders, LicenseRuleWriter.fileName, LicenseRuleWriter.mapping, true)) }
         // Users and groups first: the files after them are checked against them as they stream.
-        for (kind, file) in delivery.files.sorted(by: { $0.key < $1.key }) {
-            guard let fileMapping = mapping.files[kind] else { continue }
+        for (kind, name, fileMapping, granted) in sources {
             let started = ContinuousClock.now
-            let local = try folder.fetch(file.name, scratch: work)
+            if granted { rules?.close() }
+            let local = granted ? (rules?.url ?? work) : try folder.fetch(name, scratch: work)
             // A manifest's count is checked only after reading: a false one must not make
             // the job reserve more than a national file needs.
-            let expected = min(manifest?.entries[file.name]?.rows ?? 0, 5_000_000)
+            let expected = min(manifest?.entries[name]?.rows ?? 0, 5_000_000)
             index.reserve(kind, rows: expected)
             index.setApplied(kind, try PortalDatabase.appliedHashes(kind, organisation: organisation.id,
                                                                     expected: expected, db))
             var loaded: FileLoad?
             try db.inTransaction {
-                let parser = FileParser(mapping: fileMapping, name: file.name, limits: mapping.delivery.limits,
+                let parser = FileParser(mapping: fileMapping, name: name, limits: mapping.delivery.limits,
                                         schoolUnits: Set(organisation.schoolUnits), products: products,
                                         organisation: organisation.id, hashing: index.hashing)
                 parser.personIDs = mapping.delivery.personIDs
                 parser.checks = (organisation.checksSchoolUnits, organisation.checksProducts)
+                if !granted { parser.licenseRules = rules }
                 loaded = try FileLoader(parser: parser, db: db, index: index)
-                    .run(url: local, expectedSHA256: manifest?.entries[file.name]?.sha256)
+                    .run(url: local, expectedSHA256: manifest?.entries[name]?.sha256)
                 try checks.run(kind)
                 return .commit
             }
@@ -157,7 +167,8 @@ struct DeliveryReader {
                 findings.append(Finding(file: name, line: 0, rule: .manifestUnlisted))
             }
         }
-        for kind in mapping.delivery.required where delivery.files[kind] == nil {
+        for kind in mapping.delivery.required where delivery.files[kind] == nil
+            && !(kind == .distributionOrders && !organisation.licenseRules.isEmpty) {
             let expected = mapping.files[kind]?.fileName(timestamp: delivery.timestamp) ?? kind.rawValue
             findings.append(Finding(file: expected, line: 0, rule: .missingKind, detail: expected))
         }

@@ -15,6 +15,8 @@ final class FileParser: @unchecked Sendable {
     let products: Set<String>
     let organisation: String
     var personIDs: PersonIDScope = .global
+    /// Where accepted users and memberships grant licenses by rule, when the organisation has rules.
+    var licenseRules: LicenseRuleWriter?
     /// Which in-memory references are checked (offline validation may have neither).
     var checks = (schoolUnits: true, products: true)
     /// Hashes rows and keys for the loader's checks (`DeliveryIndex`), off its thread.
@@ -137,6 +139,7 @@ final class FileParser: @unchecked Sendable {
                     stage(row)
                     return
                 }
+                if let licenseRules { try grant(values, licenseRules) }
                 stage(StagedBatch.Row(line: record.line, rejected: false, values: values))
             } else if validator.rawKey(record) != nil {
                 stage(StagedBatch.Row(line: record.line, rejected: true, values: rawValues(record, validator: validator)))
@@ -178,6 +181,21 @@ final class FileParser: @unchecked Sendable {
         var row = row
         row.digests = RowDigests.make(rules, values: row.values, hashing: hashing, rejected: row.rejected)
         batch.rows.append(row)
+    }
+
+    /// Licenses the rules grant for an accepted user or membership row (ids as delivered).
+    private func grant(_ values: [String?], _ writer: LicenseRuleWriter) throws {
+        func delivered(_ id: String?) -> String? { id.map { personIDs.delivered($0, organisation: organisation) } }
+        switch mapping.kind {
+        case .users:
+            guard let person = delivered(values[0]) else { return }
+            try writer.user(personID: person, role: values[1], schoolUnit: values[5])
+        case .memberships:
+            guard let group = values[0], let person = delivered(values[1]) else { return }
+            try writer.membership(groupID: group, personID: person)
+        default:
+            break
+        }
     }
 
     /// Whether a row's portal values pass the mapping's `select`.
