@@ -57,9 +57,9 @@ final class LicenseRuleWriter: @unchecked Sendable {
     let url: URL
     private let handle: FileHandle
     private var written = Set<String>()
-    /// Group ids of each user (delivered form), for group rules with school unit or role.
+    /// Each user's role and school unit (by delivered id), for group rules that also name them.
     private var userInfo: [String: (role: String?, unit: String?)] = [:]
-    private(set) var rows = 0
+    private var closed = false
 
     init(rules: [LicenseRule], url: URL) throws {
         self.rules = rules
@@ -94,7 +94,6 @@ final class LicenseRuleWriter: @unchecked Sendable {
         let orderID = "rule\(index + 1)-\(personID)"
         guard written.insert(orderID).inserted else { return }
         try write([orderID, personID, rule.product, rule.type, rule.from.iso, rule.to.iso])
-        rows += 1
     }
 
     private func write(_ cells: [String]) throws {
@@ -105,7 +104,12 @@ final class LicenseRuleWriter: @unchecked Sendable {
         }
     }
 
-    func close() { try? handle.close() }
+    /// Ends the file (before it is read, or when the delivery stops early); once.
+    func close() {
+        guard !closed else { return }
+        closed = true
+        try? handle.close()
+    }
 
     /// How the granted orders are read: the canonical order columns, the same checks as
     /// delivered orders (products in the catalogue, people in the users file).

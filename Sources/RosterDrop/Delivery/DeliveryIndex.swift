@@ -71,7 +71,7 @@ final class DeliveryIndex: @unchecked Sendable {
     let today: String?
     /// Accepted orders already expired.
     private(set) var expiredOrders = 0
-    private static let validToSlot = EntityKind.distributionOrders.fields.firstIndex { $0.name == "valid_to" } ?? 5
+    private static let validToSlot = EntityKind.distributionOrders.slot("valid_to")
 
     /// Person ids as reports show them (an organisation's own ids are stored namespaced).
     var personIDs: PersonIDScope = .global

@@ -66,16 +66,17 @@ struct DeliveryReader {
         let rules = organisation.licenseRules.isEmpty ? nil
             : try LicenseRuleWriter(rules: organisation.licenseRules, url: work.appendingPathComponent("license-rules.csv"))
         defer { rules?.close() }
-        var sources = delivery.files.sorted(by: { $0.key < $1.key }).compactMap { kind, file in
-            mapping.files[kind].map { (kind, file.name, $0, false) }
+        // Each source: its kind, name, mapping, and its local file when it is not fetched.
+        var sources: [(EntityKind, String, FileMapping, URL?)] = delivery.files.sorted(by: { $0.key < $1.key }).compactMap { kind, file in
+            mapping.files[kind].map { (kind, file.name, $0, nil) }
         }
         // Licenses by rule are read last, as the distribution orders the source never sends.
-        if rules != nil { sources.append((.distributionOrders, LicenseRuleWriter.fileName, LicenseRuleWriter.mapping, true)) }
+        if let rules { sources.append((.distributionOrders, LicenseRuleWriter.fileName, LicenseRuleWriter.mapping, rules.url)) }
         // Users and groups first: the files after them are checked against them as they stream.
         for (kind, name, fileMapping, granted) in sources {
             let started = ContinuousClock.now
-            if granted { rules?.close() }
-            let local = granted ? (rules?.url ?? work) : try folder.fetch(name, scratch: work)
+            if granted != nil { rules?.close() }
+            let local = try granted ?? folder.fetch(name, scratch: work)
             // A manifest's count is checked only after reading: a false one must not make
             // the job reserve more than a national file needs.
             let expected = min(manifest?.entries[name]?.rows ?? 0, 5_000_000)
@@ -89,7 +90,7 @@ struct DeliveryReader {
                                         organisation: organisation.id, hashing: index.hashing)
                 parser.personIDs = mapping.delivery.personIDs
                 parser.checks = (organisation.checksSchoolUnits, organisation.checksProducts)
-                if !granted { parser.licenseRules = rules }
+                if granted == nil { parser.licenseRules = rules }
                 loaded = try FileLoader(parser: parser, db: db, index: index)
                     .run(url: local, expectedSHA256: manifest?.entries[name]?.sha256)
                 try checks.run(kind)

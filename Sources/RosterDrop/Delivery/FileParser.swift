@@ -183,15 +183,20 @@ final class FileParser: @unchecked Sendable {
         batch.rows.append(row)
     }
 
+    private static let userSlots = (person: EntityKind.users.slot("person_id"), role: EntityKind.users.slot("role"),
+                                    unit: EntityKind.users.slot("school_unit_code"))
+    private static let membershipSlots = (group: EntityKind.memberships.slot("group_id"),
+                                          person: EntityKind.memberships.slot("person_id"))
+
     /// Licenses the rules grant for an accepted user or membership row (ids as delivered).
     private func grant(_ values: [String?], _ writer: LicenseRuleWriter) throws {
         func delivered(_ id: String?) -> String? { id.map { personIDs.delivered($0, organisation: organisation) } }
         switch mapping.kind {
         case .users:
-            guard let person = delivered(values[0]) else { return }
-            try writer.user(personID: person, role: values[1], schoolUnit: values[5])
+            guard let person = delivered(values[Self.userSlots.person]) else { return }
+            try writer.user(personID: person, role: values[Self.userSlots.role], schoolUnit: values[Self.userSlots.unit])
         case .memberships:
-            guard let group = values[0], let person = delivered(values[1]) else { return }
+            guard let group = values[Self.membershipSlots.group], let person = delivered(values[Self.membershipSlots.person]) else { return }
             try writer.membership(groupID: group, personID: person)
         default:
             break

@@ -46,6 +46,14 @@ public enum EntityKind: String, CaseIterable, Sendable, Comparable {
         }
     }
 
+    /// The position of the portal field `name` in `fields` (and in staged values).
+    func slot(_ name: String) -> Int {
+        guard let slot = fields.firstIndex(where: { $0.name == name }) else {
+            preconditionFailure("\(name) is not a portal field of \(rawValue)")
+        }
+        return slot
+    }
+
     /// The fields that identify one record of this kind within a delivery.
     public var key: [String] {
         switch self {
