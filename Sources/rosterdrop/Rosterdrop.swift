@@ -340,7 +340,7 @@ struct MappingCommand: ParsableCommand {
             let errors = RosterDrop.Mapping.check(folder: url)
             if errors.isEmpty {
                 let mapping = try ExitStatus.reporting { try RosterDrop.Mapping.load(folder: url) }
-                print("\(folder): a valid mapping (\(mapping.files.keys.sorted().map(\.rawValue).joined(separator: ", ")))")
+                print("\(folder): a valid mapping (\(mapping.kinds.map(\.rawValue).joined(separator: ", ")) from \(mapping.sources.map(\.pattern).joined(separator: ", ")))")
                 return
             }
             for error in errors { print(error) }
@@ -354,7 +354,7 @@ struct MappingCommand: ParsableCommand {
 struct Validate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check files a school mailed in against a mapping, as a run would, and write the same reject report.",
-        discussion: "FILE is a path, or KIND=path when its name does not say its kind (users, groups, memberships, distribution_orders).")
+        discussion: "FILE is a path, or NAME=path when its name does not say which of the mapping's files it is (NAME: the mapping's name for the file; in a version-1 mapping, its kind: users, groups, memberships, distribution_orders).")
 
     @Option(name: .long, help: "The mapping folder.")
     var mappings: String
@@ -375,16 +375,13 @@ struct Validate: ParsableCommand {
     var files: [String]
 
     func run() throws {
-        let inputs = try files.map { argument -> (EntityKind?, URL) in
+        let inputs = files.map { argument -> (String?, URL) in
             let parts = argument.split(separator: "=", maxSplits: 1).map(String.init)
             guard parts.count == 2 else { return (nil, URL(fileURLWithPath: argument)) }
-            guard let kind = EntityKind(rawValue: parts[0]) else {
-                throw ValidationError("'\(parts[0])' is not a kind (users, groups, memberships, distribution_orders)")
-            }
-            return (kind, URL(fileURLWithPath: parts[1]))
+            return (parts[0], URL(fileURLWithPath: parts[1]))
         }
         let validation = OfflineValidation(
-            mappings: URL(fileURLWithPath: mappings, isDirectory: true), files: inputs.map { (kind: $0.0, url: $0.1) },
+            mappings: URL(fileURLWithPath: mappings, isDirectory: true), files: inputs.map { (name: $0.0, url: $0.1) },
             schoolUnits: schoolUnits?.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } ?? [],
             products: products, out: out.map { URL(fileURLWithPath: $0, isDirectory: true) })
         let result = try ExitStatus.reporting { try validation.run() }

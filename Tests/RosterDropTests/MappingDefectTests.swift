@@ -9,7 +9,7 @@ struct MappingDefectTests {
         #expect(Rule.length.swedish("max:8").contains("högst 8 tecken"))
         #expect(Rule.length.english("min:2").contains("at least 2 characters"))
         let mapping = try Mapping.load(folder: MappingTests.folder(["users.yaml": MappingTests.legacyUsers]))
-        let users = try #require(mapping.files[.users])
+        let users = try #require(mapping.feeds(.users).first)
         var reader = CSVReader(delimiter: users.delimiter, encoding: users.encoding)
         var records: [CSVRecord] = []
         let bytes = MappingTests.windows1252("Personnummer-id;Roll;Förnamn;Efternamn;E-post;Skolenhet;Årskurs\r\n"
@@ -360,7 +360,7 @@ struct MappingDefectTests {
               grade: { column: Årskurs, type: integer, default: "0" }
             """
         let mapping = try Mapping.load(folder: MappingTests.folder(["users.yaml": students]))
-        let users = try #require(mapping.files[.users])
+        let users = try #require(mapping.feeds(.users).first)
         var reader = CSVReader(delimiter: users.delimiter)
         var records: [CSVRecord] = []
         let text = "Id;Förnamn;Efternamn;E-post;Skola;Årskurs\n1;Åsa;Berg;Asa.Berg@Skola.SE;Ekskolan;\n2;Bo;Ek;bo@skola.se;Lindskolan;7\n"

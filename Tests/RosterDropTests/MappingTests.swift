@@ -34,7 +34,7 @@ struct MappingTests {
           grade: { column: Årskurs, type: integer, min: 1, max: 9 }
         """
 
-    static func validate(_ row: String, mapping: FileMapping) throws -> (values: [String?]?, rules: [String]) {
+    static func validate(_ row: String, mapping: Feed) throws -> (values: [String?]?, rules: [String]) {
         let header = "Personnummer-id;Roll;Förnamn;Efternamn;E-post;Skolenhet;Årskurs"
         var reader = CSVReader(delimiter: mapping.delimiter, encoding: mapping.encoding)
         var records: [CSVRecord] = []
@@ -54,7 +54,7 @@ struct MappingTests {
 
     @Test func aLegacyExportIsReadThroughItsOwnMappingFile() throws {
         let mapping = try Mapping.load(folder: Self.folder(["users.yaml": Self.legacyUsers]))
-        let users = try #require(mapping.files[.users])
+        let users = try #require(mapping.feeds(.users).first)
         #expect(users.encoding == .windows1252)
         #expect(users.delimiter == UInt8(ascii: ";"))
         let result = try Self.validate("1234;ELEV;Åsa;Öberg;asa@skola.se;12345678;7", mapping: users)
@@ -77,7 +77,7 @@ struct MappingTests {
     ])
     func eachFieldRule(_ row: String, _ expected: [String]) throws {
         let mapping = try Mapping.load(folder: Self.folder(["users.yaml": Self.legacyUsers]))
-        let result = try Self.validate(row, mapping: try #require(mapping.files[.users]))
+        let result = try Self.validate(row, mapping: try #require(mapping.feeds(.users).first))
         #expect(result.rules == expected)
         #expect((result.values == nil) == !expected.isEmpty)
     }
@@ -111,7 +111,7 @@ struct MappingTests {
         ("users.yaml", "version: 1\nkind: users\nfile: \"u_{ts}.csv\"\nfields:\n  person_id: { colum: x }\n", 5, "colum"),
         ("users.yaml", "version: 1\nkind: users\nfile: \"u_{ts}.csv\"\nfields:\n  person_id: { type: uuid }\n", 5, "unknown type"),
         ("users.yaml", "version: 1\nkind: users\nfile: \"u_{ts}.csv\"\nfields:\n  person_id: { pattern: \"[0-9\" }\n", 5, "regular expression"),
-        ("users.yaml", "version: 2\nkind: users\n", 1, "not supported"),
+        ("users.yaml", "version: 3\nkind: users\n", 1, "not supported"),
         ("users.yaml", "version: 1\nkind: users\nfile: \"u_{ts}.csv\"\nfields:\n  person_id: {}\n", 4, "role"),
         ("users.yaml", "version: 1\nkind: users\nfile: \"u_{ts}.csv\"\nextra: 1\nfields: {}\n", 4, "unknown key"),
         ("delivery.yaml", "version: 1\nrequired: [pupils]\nmanifest: \"m_{ts}.csv\"\n", 2, "pupils"),
@@ -131,9 +131,10 @@ struct MappingTests {
 
     @Test func theShippedSkolonMappingLoads() throws {
         let mapping = try Mapping.load(folder: URL(fileURLWithPath: TestDrop.skolonMapping))
-        #expect(Set(mapping.files.keys) == Set(EntityKind.allCases))
-        #expect(mapping.delivery.required == [.users, .distributionOrders])
-        #expect(mapping.files[.users]?.fileName(timestamp: "20261101T000000Z") == "users_20261101T000000Z.csv.gz")
+        #expect(mapping.kinds == EntityKind.allCases)
+        #expect(mapping.sources.map(\.name) == ["users", "groups", "memberships", "distribution_orders"])
+        #expect(mapping.delivery.required == ["users", "distribution_orders"])
+        #expect(mapping.feeds(.users).first?.fileName(timestamp: "20261101T000000Z") == "users_20261101T000000Z.csv.gz")
     }
 
     @Test func aConfigErrorNamesTheKeyAndLine() throws {

@@ -42,6 +42,6 @@ struct ValidateTests {
         let looseSummary = try JSONDecoder().decode(OfflineValidation.Result.self, from: Data(loose.stdout.utf8))
         #expect(looseSummary.findings == ["field.email": 1])
         let unknown = try binary.run(["validate", "--mappings", TestDrop.skolonMapping, folder.appendingPathComponent("elever.csv").path])
-        #expect(unknown.status == 1 && unknown.stderr.contains("which kind is elever.csv?"))
+        #expect(unknown.status == 1 && unknown.stderr.contains("which file is elever.csv?"))
     }
 }

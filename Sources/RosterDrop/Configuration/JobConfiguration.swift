@@ -146,7 +146,7 @@ public struct OrganisationConfiguration: Sendable {
         self.integration = integration
         hold = try HoldPolicy(object.object("hold", allowed: HoldPolicy.keys))
         if let rules = try object.objects("licenses", allowed: LicenseRule.keys) {
-            if mapping.files[.distributionOrders] != nil {
+            if !mapping.feeds(.distributionOrders).isEmpty {
                 throw object.error("licenses", "the mapping '\(mapping.name)' reads distribution orders; licenses by rule are for sources that send none")
             }
             licenseRules = try rules.map(LicenseRule.init)

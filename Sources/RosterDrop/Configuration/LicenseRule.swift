@@ -113,14 +113,15 @@ final class LicenseRuleWriter: @unchecked Sendable {
 
     /// How the granted orders are read: the canonical order columns, the same checks as
     /// delivered orders (products in the catalogue, people in the users file).
-    static var mapping: FileMapping {
+    static var mapping: Feed {
         func field(_ name: String, _ type: FieldType = .text, reference: Reference? = nil, notBefore: String? = nil) -> FieldMapping {
             FieldMapping(target: name, column: name, type: type, required: true, pattern: nil, minLength: nil, maxLength: nil,
                          unique: name == "order_id", reference: reference, notBefore: notBefore)
         }
         guard let iso = DateFormat("yyyy-MM-dd") else { preconditionFailure("yyyy-MM-dd is a date format") }
-        return FileMapping(kind: .distributionOrders, filePattern: fileName, gzip: false, encoding: .utf8,
-                           delimiter: UInt8(ascii: ","), fields: [
+        let source = SourceFile(name: "license_rules", pattern: fileName, gzip: false, encoding: .utf8,
+                                delimiter: UInt8(ascii: ","), mappingFile: "config: licenses")
+        return Feed(kind: .distributionOrders, source: source, fields: [
                                field("order_id"), field("person_id", reference: .users), field("product_id", reference: .products),
                                field("license_type", .enumeration(values: ["paid": "paid", "trial": "trial"], caseInsensitive: false)),
                                field("valid_from", .date(iso)),

@@ -5,13 +5,19 @@ public struct Delivery: Sendable, Equatable {
     /// UTC `YYYYMMDDTHHMMSSZ`, which also orders deliveries oldest first.
     public var timestamp: String
     public var manifest: DropFile?
-    public var files: [EntityKind: DropFile]
+    /// The data files by the mapping's name for them (a version-1 mapping's: the kind).
+    public var files: [String: DropFile]
     /// Inbox files no kind claims (unrecognised or ignorable): its manifest may name some.
     public var unclaimed: [DropFile] = []
+    /// The mapping's names for its files, in the mapping's order (users before the files
+    /// naming them): the order reports list them in.
+    public var order: [String] = []
 
-    /// Every inbound file of the delivery, manifest last.
+    /// Every inbound file of the delivery in the mapping's order, manifest last.
     public var allFiles: [DropFile] {
-        files.sorted { $0.key < $1.key }.map(\.value) + (manifest.map { [$0] } ?? [])
+        let rank = Dictionary(order.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
+        return files.sorted { (rank[$0.key] ?? .max, $0.key) < (rank[$1.key] ?? .max, $1.key) }.map(\.value)
+            + (manifest.map { [$0] } ?? [])
     }
 }
 
@@ -37,25 +43,40 @@ extension Mapping {
         var byTimestamp: [String: Delivery] = [:]
         var unrecognised: [String] = []
         var unclaimed: [DropFile] = []
+        var fixed: [String: DropFile] = [:]
         for file in files {
             if let pattern = delivery.manifest, let timestamp = Self.timestamp(in: file.name, pattern: pattern) {
                 byTimestamp[timestamp, default: Delivery(timestamp: timestamp, manifest: nil, files: [:])].manifest = file
                 continue
             }
-            let match = self.files.values.lazy.compactMap { mapping in
-                Self.timestamp(in: file.name, pattern: mapping.filePattern).map { (mapping.kind, $0) }
+            if let source = sources.first(where: { $0.isFixed && $0.pattern == file.name }) {
+                fixed[source.name] = file
+                continue
+            }
+            let match = sources.lazy.compactMap { source in
+                Self.timestamp(in: file.name, pattern: source.pattern).map { (source.name, $0) }
             }.first
-            if let (kind, timestamp) = match {
-                byTimestamp[timestamp, default: Delivery(timestamp: timestamp, manifest: nil, files: [:])].files[kind] = file
+            if let (source, timestamp) = match {
+                byTimestamp[timestamp, default: Delivery(timestamp: timestamp, manifest: nil, files: [:])].files[source] = file
             } else {
                 unclaimed.append(file)
                 if !delivery.ignores(file.name) { unrecognised.append(file.name) }
             }
         }
+        // Files with fixed names are one delivery, dated by the newest of them (to the
+        // second): they are archived once read, so the next ones are the next delivery.
+        if let newest = fixed.values.map(\.modified).max() {
+            let timestamp = Self.timestamp(of: newest)
+            byTimestamp[timestamp] = Delivery(timestamp: timestamp, manifest: nil, files: fixed)
+        }
+        // Files in the order their kinds are read, join partners beside their kind's files.
+        let readingOrder = feeds.sorted { $0.kind < $1.kind }.flatMap { $0.files.map(\.name) }
+            + sources.map(\.name)
         var ready: [Delivery] = []
         var waiting: [Delivery] = []
         for var delivery in byTimestamp.values.sorted(by: { $0.timestamp < $1.timestamp }) {
             delivery.unclaimed = unclaimed
+            delivery.order = readingOrder
             if isComplete(delivery, now: now, stableSince: stableSince) { ready.append(delivery) } else { waiting.append(delivery) }
         }
         return InboxScan(ready: ready, waiting: waiting, unrecognised: unrecognised.sorted())
@@ -67,6 +88,15 @@ extension Mapping {
         return candidate.files.values.allSatisfy { file in
             now.timeIntervalSince(stableSince.map { $0[file.name] ?? now } ?? file.modified) >= Double(stable)
         }
+    }
+
+    /// `date` as a delivery timestamp, `YYYYMMDDTHHMMSSZ` in UTC.
+    static func timestamp(of date: Date) -> String {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC") ?? .current
+        let parts = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
+        return String(format: "%04d%02d%02dT%02d%02d%02dZ", parts.year ?? 0, parts.month ?? 0, parts.day ?? 0,
+                      parts.hour ?? 0, parts.minute ?? 0, parts.second ?? 0)
     }
 
     /// The timestamp in `name` when it has the shape `pattern` (with `{ts}`), else nil.

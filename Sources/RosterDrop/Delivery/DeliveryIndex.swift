@@ -16,6 +16,8 @@
 /// parser thread while a file streams, the job's thread between files.
 final class DeliveryIndex: @unchecked Sendable {
     let hashing: RowHashing
+    /// Where each row number's file and line are (several files can make one kind).
+    let numbering = RowNumbering()
     /// When set, no row counts as unchanged: every accepted row is staged and compared
     /// with the portal field by field, and every record is a candidate for removal.
     let full: Bool
@@ -120,14 +122,16 @@ final class DeliveryIndex: @unchecked Sendable {
         case unchanged
         /// It names a record the mapping's `select` left out: left out too, counted.
         case filtered
+        /// It repeats a key of a `distinct` feed: one row with the first, nothing to stage.
+        case merged
         /// Rejected by a check needing other rows: stage it rejected, with this finding
         /// (nil when the finding comes later, for duplicates).
         case reject(Finding?)
     }
 
     /// Decides on a row that passed the single-row checks. `values` are portal values in
-    /// `EntityKind.fields` order.
-    func admit(_ rules: KindRules, line: Int, values: [String?], digests: RowDigests, file: String) -> Verdict {
+    /// `EntityKind.fields` order; `line` is the row's number, `place` its file and line.
+    func admit(_ rules: KindRules, line: Int, values: [String?], digests: RowDigests, at place: (file: String, line: Int)) -> Verdict {
         let kind = rules.kind
         acceptedRows[kind, default: 0] += 1
         var userLine: Int?
@@ -154,8 +158,8 @@ final class DeliveryIndex: @unchecked Sendable {
             acceptedRows[kind, default: 0] -= 1
             // Still a row with this key, for uniqueness.
             noteRejected(rules, line: line, rawKey: rules.keySlots.map { values[$0] ?? "" }, key: digests.key,
-                         values: values, file: file)
-            return .reject(Finding(file: file, line: line, column: reference.column,
+                         values: values)
+            return .reject(Finding(file: place.file, line: place.line, column: reference.column,
                                    value: reference.target == .users ? delivered(value) : value, rule: rule))
         }
         let rowHash = digests.row
@@ -164,8 +168,9 @@ final class DeliveryIndex: @unchecked Sendable {
         case .users, .groups:
             let key = digests.key ?? hashing.key(keyValues)
             if let first = kind == .users ? users[key] : groups[key] {
-                repeated(rules, key: key, keyText: keyValues, first: first, line: line, values: values)
                 acceptedRows[kind, default: 0] -= 1
+                if rules.distinct { return .merged }
+                repeated(rules, key: key, keyText: keyValues, first: first, line: line, values: values)
                 return .reject(nil)
             }
             let unchanged = kind == .users && !rules.stageAll && isApplied(.users, rowHash)
@@ -177,6 +182,10 @@ final class DeliveryIndex: @unchecked Sendable {
             guard let userLine, let groupLine else { return .stage(userLine: userLine, groupLine: groupLine) }
             let pair = UInt64(userLine) << 32 | UInt64(groupLine)
             if let first = pairs[pair] {
+                if rules.distinct {
+                    acceptedRows[kind, default: 0] -= 1
+                    return .merged
+                }
                 recordRepeat(hashing.key(keyValues), keyText: keyValues, firstLine: first, line: line)
                 acceptedRows[kind, default: 0] -= 1
                 return .reject(nil)
@@ -188,8 +197,9 @@ final class DeliveryIndex: @unchecked Sendable {
         case .distributionOrders:
             let key = digests.key ?? hashing.key(keyValues)
             if let first = orders[key] {
-                repeatedOrder(rules, key: key, keyText: keyValues, first: first, line: line, values: values)
                 acceptedRows[kind, default: 0] -= 1
+                if rules.distinct { return .merged }
+                repeatedOrder(rules, key: key, keyText: keyValues, first: first, line: line, values: values)
                 return .reject(nil)
             }
             if let today, let validTo = values[Self.validToSlot], validTo < today {
@@ -217,29 +227,33 @@ final class DeliveryIndex: @unchecked Sendable {
     }
 
     /// Notes a row that failed the single-row checks but whose key could be read: it still
-    /// counts for uniqueness, and a reference to it is to a rejected record.
-    func noteRejected(_ rules: KindRules, line: Int, rawKey: [String], key digest: KeyDigest? = nil, values: [String?],
-                      file: String) {
+    /// counts for uniqueness, and a reference to it is to a rejected record. False when the
+    /// row repeats a key of a `distinct` feed, so it is one row with the first.
+    @discardableResult
+    func noteRejected(_ rules: KindRules, line: Int, rawKey: [String], key digest: KeyDigest? = nil, values: [String?]) -> Bool {
         let kind = rules.kind
-        guard kind != .memberships else { return }
+        guard kind != .memberships else { return true }
         let key = digest ?? hashing.key(rawKey)
         switch kind {
         case .users, .groups:
             if let first = kind == .users ? users[key] : groups[key] {
+                if rules.distinct { return false }
                 repeated(rules, key: key, keyText: rawKey, first: first, line: line, values: values)
-                return
+                return true
             }
             let entry = Entry(rowHash: 0, line: UInt32(line), state: Self.staged)
             if kind == .users { users[key] = entry; noteUserLine(line) } else { groups[key] = entry }
         case .distributionOrders:
             if let first = orders[key] {
+                if rules.distinct { return false }
                 repeatedOrder(rules, key: key, keyText: rawKey, first: first, line: line, values: values)
-                return
+                return true
             }
             orders[key] = (UInt64(line) | 1 << 31) << 32 | Self.noHolder
         case .memberships:
             break
         }
+        return true
     }
 
     private func matchApplied(_ rules: KindRules, rowHash: Int64, userLine: Int?, groupLine: Int?) -> Verdict {
@@ -317,14 +331,14 @@ final class DeliveryIndex: @unchecked Sendable {
     // MARK: - Between files (job thread)
 
     /// The duplicate findings of the file just read, and the rows they reject; clears them.
-    func takeRepeats(_ rules: KindRules, file: String) -> (findings: [Finding], linesToReject: [Int],
-                                                          rowsToStage: [StagedBatch.Row]) {
+    func takeRepeats(_ rules: KindRules) -> (findings: [Finding], linesToReject: [Int], rowsToStage: [StagedBatch.Row]) {
         var findings: [Finding] = []
         for key in repeatOrder {
             guard let lines = repeats[key] else { continue }
-            let shown = lines.prefix(10).map(String.init).joined(separator: ", ") + (lines.count > 10 ? ", …" : "")
+            let shown = numbering.describe(rules.kind, lines.map(Int.init))
             for line in lines.dropFirst(rules.keyUnique ? 0 : 1) {
-                findings.append(Finding(file: file, line: Int(line), column: rules.keyUnique ? rules.keyColumn : "",
+                let place = numbering.locate(rules.kind, Int(line))
+                findings.append(Finding(file: place.file, line: place.line, column: rules.keyUnique ? rules.keyColumn : "",
                                         value: repeatValues[key] ?? "", rule: .duplicate, detail: shown))
             }
         }
@@ -409,6 +423,8 @@ struct KindRules: Sendable {
     }
 
     let kind: EntityKind
+    /// Rows repeating a key are one row (`distinct:`), not duplicates.
+    let distinct: Bool
     /// Portal slots of the key's fields.
     let keySlots: [Int]
     /// Whether the key is declared unique (every repeat rejected) or not (first one kept).
@@ -421,9 +437,10 @@ struct KindRules: Sendable {
     let otherUnique: [FieldMapping]
     var stageAll: Bool { !otherUnique.isEmpty || kind == .groups }
 
-    init(_ mapping: FileMapping) {
+    init(_ mapping: Feed) {
         let kind = mapping.kind
         self.kind = kind
+        distinct = mapping.distinct
         let portal = kind.fields.map(\.name)
         keySlots = kind.key.compactMap { portal.firstIndex(of: $0) }
         let keyFields = mapping.fields.filter { kind.key.contains($0.target) }

@@ -5,7 +5,10 @@ import Logging
 
 /// A delivery read and checked into staging, ready to be planned.
 struct ReadDelivery {
-    var loads: [EntityKind: FileLoad]
+    /// What each feed read, in reading order.
+    var loads: [FileLoad]
+    /// Each delivered file once (join partners included), for the ledger.
+    var files: [FileLoad]
     var counts: [EntityKind: EntityCounts]
     /// A digest of the data files by kind, independent of their names.
     var content: String
@@ -59,58 +62,91 @@ struct DeliveryReader {
         let index = DeliveryIndex(hashing: RowHashing(rowKey: try PortalDatabase.rowHashKey(db)), full: full, today: today.iso)
         index.personIDs = mapping.delivery.personIDs
         index.organisation = organisation.id
-        var names = delivery.files.mapValues(\.name)
-        if !organisation.licenseRules.isEmpty { names[.distributionOrders] = LicenseRuleWriter.fileName }
-        let checks = CrossFileChecks(db: db, mapping: mapping, organisation: organisation.id, index: index, files: names)
-        var loads: [EntityKind: FileLoad] = [:]
+        let checks = CrossFileChecks(db: db, mapping: mapping, organisation: organisation.id, index: index)
+        var loads: [FileLoad] = []
+        var files: [String: FileLoad] = [:]
         let rules = organisation.licenseRules.isEmpty ? nil
             : try LicenseRuleWriter(rules: organisation.licenseRules, url: work.appendingPathComponent("license-rules.csv"))
         defer { rules?.close() }
-        // Each source: its kind, name, mapping, and its local file when it is not fetched.
-        var sources: [(EntityKind, String, FileMapping, URL?)] = delivery.files.sorted(by: { $0.key < $1.key }).compactMap { kind, file in
-            mapping.files[kind].map { (kind, file.name, $0, nil) }
+        var fetched: [String: URL] = [:]
+        func local(_ name: String) throws -> URL {
+            if let url = fetched[name] { return url }
+            let url = try folder.fetch(name, scratch: work)
+            fetched[name] = url
+            return url
         }
-        // Licenses by rule are read last, as the distribution orders the source never sends.
-        if let rules { sources.append((.distributionOrders, LicenseRuleWriter.fileName, LicenseRuleWriter.mapping, rules.url)) }
-        // Users and groups first: the files after them are checked against them as they stream.
-        for (kind, name, fileMapping, granted) in sources {
+        // Kind by kind, users and groups first: the rows after them are checked against them
+        // as they stream. Within a kind, its feeds in the mapping's order.
+        for kind in EntityKind.allCases.sorted() {
+            var feeds = mapping.feeds(kind).filter { delivery.files[$0.source.name] != nil }
+            // Licenses by rule are read last, as the distribution orders the source never sends.
+            if kind == .distributionOrders, rules != nil { feeds.append(LicenseRuleWriter.mapping) }
+            guard !feeds.isEmpty else { continue }
             let started = ContinuousClock.now
-            if granted != nil { rules?.close() }
-            let local = try granted ?? folder.fetch(name, scratch: work)
             // A manifest's count is checked only after reading: a false one must not make
             // the job reserve more than a national file needs.
-            let expected = min(manifest?.entries[name]?.rows ?? 0, 5_000_000)
+            let expected = min(feeds.reduce(0) { sum, feed in
+                sum + (delivery.files[feed.source.name].flatMap { manifest?.entries[$0.name]?.rows } ?? 0)
+            }, 5_000_000)
             index.reserve(kind, rows: expected)
             index.setApplied(kind, try PortalDatabase.appliedHashes(kind, organisation: organisation.id,
                                                                     expected: expected, db))
-            var loaded: FileLoad?
+            var read: [FileLoad] = []
             try db.inTransaction {
-                let parser = FileParser(mapping: fileMapping, name: name, limits: mapping.delivery.limits,
-                                        schoolUnits: Set(organisation.schoolUnits), products: products,
-                                        organisation: organisation.id, hashing: index.hashing)
-                parser.personIDs = mapping.delivery.personIDs
-                parser.checks = (organisation.checksSchoolUnits, organisation.checksProducts)
-                if granted == nil { parser.licenseRules = rules }
-                loaded = try FileLoader(parser: parser, db: db, index: index)
-                    .run(url: local, expectedSHA256: manifest?.entries[name]?.sha256)
-                try checks.run(kind)
+                for feed in feeds {
+                    let granted = feed.source.name == LicenseRuleWriter.mapping.source.name && rules != nil
+                    let name = granted ? LicenseRuleWriter.fileName : delivery.files[feed.source.name]?.name ?? feed.source.name
+                    if granted { rules?.close() }
+                    var tables: [JoinTable] = []
+                    for join in feed.joins {
+                        guard let partner = delivery.files[join.source.name]?.name else { continue }
+                        let table = try JoinTable(join: join, name: partner, url: try local(partner), limits: mapping.delivery.limits,
+                                                  expectedSHA256: manifest?.entries[partner]?.sha256)
+                        if files[partner] == nil {
+                            try StagingArea.insert(table.findings, db)
+                            var load = FileLoad(kind: kind, name: partner, sha256: table.sha256, records: table.records, unkeyed: 0)
+                            load.source = join.source.name
+                            files[partner] = load
+                        }
+                        tables.append(table)
+                    }
+                    let parser = FileParser(mapping: feed, name: name, limits: mapping.delivery.limits,
+                                            schoolUnits: Set(organisation.schoolUnits), products: products,
+                                            organisation: organisation.id, hashing: index.hashing)
+                    parser.personIDs = mapping.delivery.personIDs
+                    parser.checks = (organisation.checksSchoolUnits, organisation.checksProducts)
+                    parser.joins = tables
+                    if !granted { parser.licenseRules = rules }
+                    let segment = index.numbering.begin(kind, file: name, splits: feed.split != nil)
+                    parser.numbering = segment
+                    let url = granted ? rules?.url ?? work : try local(name)
+                    let load = try FileLoader(parser: parser, db: db, index: index)
+                        .run(url: url, expectedSHA256: manifest?.entries[name]?.sha256)
+                    index.numbering.end(kind, segment, lastLine: load.lastLine)
+                    read.append(load)
+                    // A file several feeds read is reported, and recorded, once.
+                    if files[name] == nil { files[name] = load }
+                }
+                try checks.run(kind, feeds: feeds)
                 return .commit
             }
             index.finish(kind)
-            guard let load = loaded else { continue }
-            do {
-                try verify(load, against: manifest)
-            } catch var refusal as DeliveryRefusal {
-                refusal.received[kind] = load.records
-                throw refusal
+            for load in read + files.values.filter({ $0.kind == kind && !read.map(\.name).contains($0.name) }) {
+                do {
+                    try verify(load, against: manifest)
+                } catch var refusal as DeliveryRefusal {
+                    refusal.received[kind] = load.records
+                    throw refusal
+                }
             }
-            loads[kind] = load
-            counts[kind, default: EntityCounts()].received = load.records
-            logger.info("file staged", metadata: ["organisation": "\(organisation.id)", "delivery": "\(delivery.timestamp)",
-                                                  "file": "\(kind.rawValue)", "records": "\(load.records)",
+            loads += read
+            counts[kind, default: EntityCounts()].received = read.reduce(0) { $0 + $1.rows }
+            logger.info("kind staged", metadata: ["organisation": "\(organisation.id)", "delivery": "\(delivery.timestamp)",
+                                                  "kind": "\(kind.rawValue)", "files": "\(read.count)",
+                                                  "records": "\(read.reduce(0) { $0 + $1.records })",
                                                   "seconds": "\(Self.seconds(since: started))",
-                                                  "parser_waited": "\(Self.seconds(load.parserWaited))",
-                                                  "loader_waited": "\(Self.seconds(load.loaderWaited))"])
+                                                  "parser_waited": "\(Self.seconds(read.reduce(.zero) { $0 + $1.parserWaited }))",
+                                                  "loader_waited": "\(Self.seconds(read.reduce(.zero) { $0 + $1.loaderWaited }))"])
         }
         let presentUsers = index.licensedUsers()
         try db.inTransaction {
@@ -120,22 +156,26 @@ struct DeliveryReader {
             ])
             return .commit
         }
-        for (kind, load) in loads {
+        let kinds = Set(loads.map(\.kind))
+        var filtered: [EntityKind: Int] = [:]
+        for kind in kinds {
+            let read = loads.filter { $0.kind == kind }
             let accepted = index.acceptedRows[kind] ?? 0
+            let left = read.reduce(0) { $0 + $1.filtered } + index.filteredRows[kind, default: 0]
             counts[kind]?.accepted = accepted
-            counts[kind]?.rejected = load.records - accepted - load.filtered - index.filteredRows[kind, default: 0]
+            counts[kind]?.rejected = read.reduce(0) { $0 + $1.rows } - accepted - left
+            if left > 0 { filtered[kind] = left }
         }
-        let unlicensed = loads[.users] != nil && loads[.distributionOrders] != nil
+        let unlicensed = kinds.contains(.users) && kinds.contains(.distributionOrders)
             ? max(0, (index.acceptedRows[.users] ?? 0) - presentUsers.count) : 0
-        let suspended = Set(loads.values.filter { $0.unkeyed > 0 }.map(\.kind))
+        let suspended = Set(loads.filter { $0.unkeyed > 0 }.map(\.kind))
         if !suspended.isEmpty {
-            try StagingArea.insert(suspended.sorted().compactMap { kind in
-                loads[kind].map { Finding(file: $0.name, line: 0, rule: .removalsSuspended) }
-            }, db)
+            try StagingArea.insert(loads.filter { $0.unkeyed > 0 }.map { Finding(file: $0.name, line: 0, rule: .removalsSuspended) }, db)
         }
-        return ReadDelivery(loads: loads, counts: counts, content: Self.contentHash(loads, mapping: mapping.digest), unlicensed: unlicensed,
-                            expiredOrders: index.expiredOrders, suspended: suspended, unclaimed: unclaimed,
-                            filtered: loads.mapValues { $0.filtered + index.filteredRows[$0.kind, default: 0] }.filter { $0.value > 0 })
+        let delivered = files.values.sorted { $0.name < $1.name }
+        return ReadDelivery(loads: loads, files: delivered, counts: counts,
+                            content: Self.contentHash(delivered, mapping: mapping.digest), unlicensed: unlicensed,
+                            expiredOrders: index.expiredOrders, suspended: suspended, unclaimed: unclaimed, filtered: filtered)
     }
 
     private func readManifest(_ delivery: Delivery) throws -> Manifest? {
@@ -168,14 +208,28 @@ struct DeliveryReader {
                 findings.append(Finding(file: name, line: 0, rule: .manifestUnlisted))
             }
         }
-        for kind in mapping.delivery.required where delivery.files[kind] == nil
-            && !(kind == .distributionOrders && !organisation.licenseRules.isEmpty) {
-            let expected = mapping.files[kind]?.fileName(timestamp: delivery.timestamp) ?? kind.rawValue
+        let rulesMakeOrders = !organisation.licenseRules.isEmpty
+        for name in mapping.delivery.required where delivery.files[name] == nil {
+            guard let source = mapping.source(name) else { continue }
+            // Licenses by rule stand in for a distribution orders file.
+            if rulesMakeOrders, mapping.feeds.contains(where: { $0.source == source && $0.kind == .distributionOrders }) { continue }
+            let expected = source.fileName(timestamp: delivery.timestamp)
             findings.append(Finding(file: expected, line: 0, rule: .missingKind, detail: expected))
         }
-        if delivery.files[.memberships] != nil, delivery.files[.groups] == nil || delivery.files[.users] == nil {
-            let expected = mapping.files[.groups]?.fileName(timestamp: delivery.timestamp) ?? "groups"
-            findings.append(Finding(file: expected, line: 0, rule: .missingKind, detail: expected))
+        // A feed read needs its join partners, and memberships the users and groups they name.
+        var missing = Set(findings.map(\.file))
+        for feed in mapping.feeds where delivery.files[feed.source.name] != nil {
+            for join in feed.joins where delivery.files[join.source.name] == nil {
+                let expected = join.source.fileName(timestamp: delivery.timestamp)
+                if missing.insert(expected).inserted { findings.append(Finding(file: expected, line: 0, rule: .missingKind, detail: expected)) }
+            }
+        }
+        let kinds = Set(mapping.feeds.filter { delivery.files[$0.source.name] != nil }.map(\.kind))
+        if kinds.contains(.memberships) {
+            for kind in [EntityKind.users, .groups] where !kinds.contains(kind) {
+                let expected = mapping.feeds(kind).first?.fileName(timestamp: delivery.timestamp) ?? kind.rawValue
+                if missing.insert(expected).inserted { findings.append(Finding(file: expected, line: 0, rule: .missingKind, detail: expected)) }
+            }
         }
         if !findings.isEmpty { throw DeliveryRefusal(findings: findings) }
         return unclaimed
@@ -192,13 +246,13 @@ struct DeliveryReader {
         }
     }
 
-    /// The delivery's content: its files by kind, and the mapping they were read under (a
+    /// The delivery's content: its files by the mapping's name for them, and the mapping they were read under (a
     /// fixed mapping makes the same files a new delivery).
-    static func contentHash(_ loads: [EntityKind: FileLoad], mapping: String) -> String {
+    static func contentHash(_ files: [FileLoad], mapping: String) -> String {
         var hasher = SHA256()
         hasher.update(data: Data("mapping=\(mapping)\n".utf8))
-        for (kind, load) in loads.sorted(by: { $0.key < $1.key }) {
-            hasher.update(data: Data("\(kind.rawValue)=\(load.sha256)\n".utf8))
+        for load in files.sorted(by: { $0.source < $1.source }) {
+            hasher.update(data: Data("\(load.source)=\(load.sha256)\n".utf8))
         }
         return Digest.hex(hasher.finalize())
     }

@@ -6,12 +6,19 @@ struct FileLoad: Sendable {
     var kind: EntityKind
     var name: String
     var sha256: String
-    /// Data records read, accepted or not (the header excluded).
+    /// Data records read, accepted or not (the header excluded): what a manifest counts.
     var records: Int
     /// Rejected records whose key could not be read: they suspend removals for this kind.
     var unkeyed: Int
     /// Records the mapping's `select` left out (counted, neither accepted nor rejected).
     var filtered = 0
+    /// The mapping's name for the file (`files:`; a version-1 mapping's: the kind).
+    var source = ""
+    /// Rows the records made for the kind (a split record makes several), less repeats a
+    /// `distinct` feed merged: what the receipt counts as received.
+    var rows = 0
+    /// The last physical line read, so the next file of the kind is numbered after it.
+    var lastLine = 1
     /// How long the parser waited for the loader, and the loader for the parser.
     var parserWaited = Duration.zero
     var loaderWaited = Duration.zero
@@ -39,6 +46,7 @@ struct FileLoader {
     func run(url: URL, expectedSHA256: String?) throws -> FileLoad {
         let channel = BatchChannel(capacity: 4)
         let rules = KindRules(parser.mapping)
+        var merged = 0
         let inserter = try StagingInserter(db, kind: parser.mapping.kind)
         let parser = self.parser
         let thread = Thread {
@@ -57,14 +65,19 @@ struct FileLoader {
                     }
                     if row.rejected {
                         let key = rules.keySlots.map { row.values[$0] ?? "" }
-                        index.noteRejected(rules, line: row.line, rawKey: key, key: row.digests.key, values: row.values,
-                                           file: parser.name)
-                        try inserter.insert(row)
+                        if index.noteRejected(rules, line: row.line, rawKey: key, key: row.digests.key, values: row.values) {
+                            try inserter.insert(row)
+                        } else {
+                            merged += 1
+                        }
                         continue
                     }
-                    switch index.admit(rules, line: row.line, values: row.values, digests: row.digests, file: parser.name) {
+                    switch index.admit(rules, line: row.line, values: row.values, digests: row.digests,
+                                       at: (parser.name, row.sourceLine)) {
                     case .unchanged, .filtered:
                         break
+                    case .merged:
+                        merged += 1
                     case let .stage(userLine, groupLine):
                         var staged = row
                         staged.rowHash = row.digests.row
@@ -88,6 +101,7 @@ struct FileLoader {
             throw error
         }
         var load = try channel.waitForResult().get()
+        load.rows -= merged
         load.parserWaited = channel.producerWaited
         load.loaderWaited = channel.consumerWaited
         return load
@@ -109,6 +123,9 @@ struct StagedBatch: Sendable {
         var filtered = false
         /// Hashes the parser computed for the loader's checks (none for rows staged otherwise).
         var digests = RowDigests(row: 0, key: nil)
+        /// The physical line of the record the row came from (`line` numbers the row among
+        /// its kind's, see `RowNumbering`).
+        var sourceLine = 0
 
         init(line: Int, rejected: Bool, values: [String?], rowHash: Int64? = nil, userLine: Int? = nil,
              groupLine: Int? = nil) {

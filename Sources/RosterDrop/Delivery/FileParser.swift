@@ -1,13 +1,13 @@
-import Crypto
 import Foundation
 
-/// Reads one delivered file — checksum, gunzip, CSV, row checks — into batches of staged rows.
+/// Reads one delivered file for one feed — checksum, gunzip, CSV, source records (joined,
+/// split), row checks — into batches of staged rows.
 ///
 /// It knows nothing of the database: accepted rows carry their portal values, rejected rows
 /// their raw values (used only to protect what they name from removal), and every problem
 /// becomes a finding. File-level problems throw `DeliveryRefusal`.
 final class FileParser: @unchecked Sendable {
-    let mapping: FileMapping
+    let mapping: Feed
     let name: String
     let limits: ReadLimits
     var limit: Int64 { limits.fileBytes }
@@ -21,18 +21,23 @@ final class FileParser: @unchecked Sendable {
     var checks = (schoolUnits: true, products: true)
     /// Hashes rows and keys for the loader's checks (`DeliveryIndex`), off its thread.
     let hashing: RowHashing
+    /// Join partners, read before this file.
+    var joins: [JoinTable] = []
+    /// How this file's rows are numbered among its kind's.
+    var numbering = RowNumbering.Segment(start: 0, file: "", shift: 0)
     private let rules: KindRules
 
     static let batchSize = 8192
 
     // Parser state, touched only by the thread running `parse`.
     private var reader: CSVReader
+    private var shaper: RecordShaper?
     private var validator: RecordValidator?
     private var batch = StagedBatch()
     private var load: FileLoad
     private var channel: BatchChannel?
 
-    init(mapping: FileMapping, name: String, limits: ReadLimits, schoolUnits: Set<String>, products: Set<String>,
+    init(mapping: Feed, name: String, limits: ReadLimits, schoolUnits: Set<String>, products: Set<String>,
          organisation: String, hashing: RowHashing) {
         self.mapping = mapping
         self.hashing = hashing
@@ -45,69 +50,22 @@ final class FileParser: @unchecked Sendable {
         reader = CSVReader(delimiter: mapping.delimiter, encoding: mapping.encoding, maxFieldBytes: limits.fieldBytes,
                            maxRecordBytes: limits.recordBytes)
         load = FileLoad(kind: mapping.kind, name: name, sha256: "", records: 0, unkeyed: 0)
+        load.source = mapping.source.name
         batch.rows.reserveCapacity(Self.batchSize)
     }
 
     /// Reads the whole file at `url`, sending batches into `channel`.
-    ///
-    /// When the file cannot be decompressed and the manifest gave a checksum, the rest of the
-    /// file is still hashed: a checksum mismatch (a wrong or incomplete upload) is the cause
-    /// worth reporting, not the decompression error it led to.
     func parse(url: URL, expectedSHA256: String?, into channel: BatchChannel) throws -> FileLoad {
         self.channel = channel
-        guard let handle = FileHandle(forReadingAtPath: url.path) else {
-            throw DeliveryRefusal(findings: [Finding(file: name, line: 0, rule: .unreadableFile, detail: Rule.Unreadable.cannotOpen)])
-        }
-        defer { try? handle.close() }
-        var hasher = SHA256()
-        let decoder = mapping.gzip ? try GzipDecoder(limit: limit) : nil
-        var plainBytes: Int64 = 0
-        do {
-            while true {
-                let chunk = try handle.read(upToCount: 1 << 20) ?? Data()
-                if chunk.isEmpty { break }
-                try chunk.withUnsafeBytes { buffer in
-                    hasher.update(bufferPointer: buffer)
-                    if let decoder {
-                        try decoder.decode(buffer) { try self.feed($0) }
-                    } else {
-                        plainBytes += Int64(buffer.count)
-                        if plainBytes > limit { throw GzipError(.tooLarge(limit: limit), path: name) }
-                        try self.feed(buffer)
-                    }
-                }
-            }
-            try decoder?.finish()
-            try reader.finish { try self.handle($0) }
-            try flush()
-        } catch let error as GzipError {
-            while let chunk = try? handle.read(upToCount: 1 << 20), !chunk.isEmpty {
-                chunk.withUnsafeBytes { hasher.update(bufferPointer: $0) }
-            }
-            if let expectedSHA256, Digest.hex(hasher.finalize()) != expectedSHA256 {
-                throw DeliveryRefusal(findings: [Finding(file: name, line: 0, rule: .manifestChecksum)])
-            }
-            switch error.kind {
-            case .tooLarge(let limit):
-                throw DeliveryRefusal(findings: [Finding(file: name, line: 0, rule: .tooLarge, detail: "\(limit)")])
-            default:
-                throw DeliveryRefusal(findings: [Finding(file: name, line: 0, rule: .unreadableFile, detail: Self.explain(error))])
-            }
-        }
+        let stream = SourceStream(url: url, name: name, gzip: mapping.gzip, limit: limit)
+        let sha256 = try stream.read(expectedSHA256: expectedSHA256) { try self.feed($0) }
+        try reader.finish { try self.handle($0) }
+        try flush()
         if validator == nil {
             throw DeliveryRefusal(findings: [Finding(file: name, line: 0, rule: .unreadableFile, detail: Rule.Unreadable.noHeader)])
         }
-        load.sha256 = Digest.hex(hasher.finalize())
+        load.sha256 = sha256
         return load
-    }
-
-    private static func explain(_ error: GzipError) -> String {
-        switch error.kind {
-        case .notGzip: return Rule.Unreadable.notGzip
-        case .truncated: return Rule.Unreadable.truncated
-        case .corrupt: return Rule.Unreadable.corrupt
-        case .tooLarge, .io: return Rule.Unreadable.cannotOpen
-        }
     }
 
     private func feed(_ bytes: UnsafeRawBufferPointer) throws {
@@ -117,34 +75,39 @@ final class FileParser: @unchecked Sendable {
     private func handle(_ event: CSVEvent) throws {
         switch event {
         case .record(var record):
-            // A dropped column's cells are gone before any check, finding or staging sees the row.
-            if let dropped = validator?.droppedColumns, !dropped.isEmpty {
-                for index in dropped where index < record.fields.count { record.fields[index] = "" }
-            }
-            guard let validator else {
-                validator = try RecordValidator.make(mapping: mapping, file: name, header: record.fields,
+            guard let validator, let shaper else {
+                let shaper = try RecordShaper(feed: mapping, file: name, fileHeader: record.fields, tables: joins)
+                self.shaper = shaper
+                validator = try RecordValidator.make(mapping: mapping, file: name, header: shaper.header,
                                                      schoolUnits: schoolUnits, products: products, organisation: organisation)
                 validator?.personIDs = personIDs
                 validator?.checksSchoolUnits = checks.schoolUnits
                 validator?.checksProducts = checks.products
                 return
             }
+            // A dropped column's cells are gone before any check, finding or staging sees the row.
+            shaper.blankDropped(&record)
             load.records += 1
-            // The checks needing other rows (`DeliveryIndex`) run on the loader's thread.
-            if let values = validator.validate(record, findings: &batch.findings) {
-                if !mapping.select.isEmpty, !selects(values) {
-                    load.filtered += 1
-                    var row = StagedBatch.Row(line: record.line, rejected: false, values: values)
-                    row.filtered = true
-                    stage(row)
-                    return
-                }
-                if let licenseRules { try grant(values, licenseRules) }
-                stage(StagedBatch.Row(line: record.line, rejected: false, values: values))
-            } else if validator.rawKey(record) != nil {
-                stage(StagedBatch.Row(line: record.line, rejected: true, values: rawValues(record, validator: validator)))
+            load.lastLine = record.line
+            if shaper.isIdentity {
+                try take(record, row: numbering.row(line: record.line), joined: true, validator: validator)
             } else {
-                load.unkeyed += 1
+                let joined = shaper.extend(&record, findings: &batch.findings)
+                if let parts = shaper.parts(record), let column = shaper.splitIndex {
+                    guard parts.count < RowNumbering.partsPerRecord else {
+                        batch.findings.append(Finding(file: name, line: record.line, column: mapping.split?.column ?? "",
+                                                      rule: .tooManyValues, detail: "\(RowNumbering.partsPerRecord - 1)"))
+                        load.unkeyed += 1
+                        return
+                    }
+                    for (position, part) in parts.enumerated() {
+                        var one = record
+                        one.fields[column] = part
+                        try take(one, row: numbering.row(line: record.line, part: position), joined: joined, validator: validator)
+                    }
+                } else {
+                    try take(record, row: numbering.row(line: record.line), joined: joined, validator: validator)
+                }
             }
         case .problem(let problem):
             guard validator != nil else {
@@ -159,7 +122,9 @@ final class FileParser: @unchecked Sendable {
                                                          detail: Rule.Unreadable.noHeader)])
             }
             load.records += 1
+            load.rows += 1
             load.unkeyed += 1
+            load.lastLine = problem.line
             switch problem.kind {
             case .unclosedQuote:
                 throw DeliveryRefusal(findings: [Finding(file: name, line: problem.line, rule: .unclosedQuote)])
@@ -175,6 +140,35 @@ final class FileParser: @unchecked Sendable {
             }
         }
         if batch.rows.count >= Self.batchSize || batch.findings.count >= Self.batchSize { try flush() }
+    }
+
+    /// Checks one source record as row `row` of its kind, and stages it.
+    private func take(_ record: CSVRecord, row: Int, joined: Bool, validator: RecordValidator) throws {
+        guard row < RowNumbering.limit else {
+            throw DeliveryRefusal(findings: [Finding(file: name, line: record.line, rule: .tooLarge, detail: "\(RowNumbering.limit)")])
+        }
+        load.rows += 1
+        if !mapping.select.isEmpty, !validator.selects(record) {
+            load.filtered += 1
+            var staged = StagedBatch.Row(line: row, rejected: false, values: rawValues(record, validator: validator))
+            staged.filtered = true
+            staged.sourceLine = record.line
+            stage(staged)
+            return
+        }
+        // The checks needing other rows (`DeliveryIndex`) run on the loader's thread.
+        if joined, let values = validator.validate(record, findings: &batch.findings) {
+            if let licenseRules { try grant(values, licenseRules) }
+            var staged = StagedBatch.Row(line: row, rejected: false, values: values)
+            staged.sourceLine = record.line
+            stage(staged)
+        } else if validator.rawKey(record) != nil {
+            var staged = StagedBatch.Row(line: row, rejected: true, values: rawValues(record, validator: validator))
+            staged.sourceLine = record.line
+            stage(staged)
+        } else {
+            load.unkeyed += 1
+        }
     }
 
     private func stage(_ row: StagedBatch.Row) {
@@ -200,14 +194,6 @@ final class FileParser: @unchecked Sendable {
             try writer.membership(groupID: group, personID: person)
         default:
             break
-        }
-    }
-
-    /// Whether a row's portal values pass the mapping's `select`.
-    private func selects(_ values: [String?]) -> Bool {
-        mapping.select.allSatisfy { field, allowed in
-            guard let slot = mapping.kind.fields.firstIndex(where: { $0.name == field }) else { return true }
-            return values[slot].map(allowed.contains) ?? false
         }
     }
 

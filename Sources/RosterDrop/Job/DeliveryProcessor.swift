@@ -128,7 +128,7 @@ struct DeliveryProcessor {
         let errors = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM stage_findings WHERE warning = 0") ?? 0
         var started = ContinuousClock.now
         let reconciliation = verdict.read.map { read in
-            Reconciliation(db: db, organisation: organisation.id, present: Set(read.loads.keys), suspended: read.suspended,
+            Reconciliation(db: db, organisation: organisation.id, present: Set(read.loads.map(\.kind)), suspended: read.suspended,
                            full: context.full)
         }
         func plan() throws {
@@ -189,7 +189,7 @@ struct DeliveryProcessor {
                 }
             }
             let id = try ledger.record(runID: runID, timestamp: delivery.timestamp, outcome: verdict.outcome,
-                                       content: verdict.read?.content, loads: verdict.read.map { Array($0.loads.values) } ?? [],
+                                       content: verdict.read?.content, loads: verdict.read?.files ?? [],
                                        counts: verdict.counts, at: context.stamp)
             if let approval { try ledger.close(approval, at: context.stamp) }
             if context.mode != .dry { try ledger.takeReprocessRequest(delivery.timestamp, by: id) }

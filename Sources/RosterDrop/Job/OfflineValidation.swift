@@ -6,8 +6,9 @@ import Logging
 /// folder. A throwaway folder holds a scratch database and an inbox for the one delivery.
 public struct OfflineValidation {
     public var mappings: URL
-    /// The files, each with its kind when the caller named it (`users=elever.csv`).
-    public var files: [(kind: EntityKind?, url: URL)]
+    /// The files, each with the mapping's name for it when the caller gave one
+    /// (`users=elever.csv`; in a version-1 mapping the names are the kinds).
+    public var files: [(name: String?, url: URL)]
     /// The skolenhetskoder rows may name; empty: not checked.
     public var schoolUnits: [String]
     /// A `product_id,title` catalogue; nil: products are not checked.
@@ -15,7 +16,7 @@ public struct OfflineValidation {
     /// Where the reject report goes; nil: beside the first file.
     public var out: URL?
 
-    public init(mappings: URL, files: [(kind: EntityKind?, url: URL)], schoolUnits: [String] = [], products: String? = nil,
+    public init(mappings: URL, files: [(name: String?, url: URL)], schoolUnits: [String] = [], products: String? = nil,
                 out: URL? = nil) {
         self.mappings = mappings
         self.files = files
@@ -50,19 +51,25 @@ public struct OfflineValidation {
         let inbox = work.appendingPathComponent("drop/inbox")
         try FileManager.default.createDirectory(at: inbox, withIntermediateDirectories: true)
         var originalNames: [String: String] = [:]
-        for (kind, url) in files {
-            guard let target = try kind ?? self.kind(of: url.lastPathComponent, in: mapping), let fileMapping = mapping.files[target] else {
+        var given: Set<String> = []
+        for (named, url) in files {
+            if let named, mapping.source(named) == nil {
+                throw ValidationInputError(message: "'\(named)' is not one of the mapping's files (\(mapping.sources.map(\.name).joined(separator: ", ")))")
+            }
+            guard let source = named.flatMap(mapping.source) ?? self.source(of: url.lastPathComponent, in: mapping) else {
                 throw ValidationInputError(message: """
-                    which kind is \(url.lastPathComponent)? Name it like the mapping's files \
-                    (\(mapping.files.values.map(\.filePattern).sorted().joined(separator: ", "))) or pass KIND=FILE
+                    which file is \(url.lastPathComponent)? Name it like the mapping's files \
+                    (\(mapping.sources.map(\.pattern).joined(separator: ", "))) or pass NAME=FILE \
+                    (names: \(mapping.sources.map(\.name).joined(separator: ", ")))
                     """)
             }
-            let name = fileMapping.fileName(timestamp: Self.stamp)
+            let name = source.fileName(timestamp: Self.stamp)
             if let other = originalNames[name] {
-                throw ValidationInputError(message: "\(other) and \(url.lastPathComponent) are both \(target.rawValue) files: give one file per kind")
+                throw ValidationInputError(message: "\(other) and \(url.lastPathComponent) are both \(source.name) files: give one file of each")
             }
             originalNames[name] = url.lastPathComponent
-            try copy(url, to: inbox.appendingPathComponent(name), gzip: fileMapping.gzip)
+            given.insert(source.name)
+            try copy(url, to: inbox.appendingPathComponent(name), gzip: source.gzip)
         }
         let database = work.appendingPathComponent("portal.sqlite").path
         let portal = try PortalDatabase(path: database)
@@ -81,8 +88,8 @@ public struct OfflineValidation {
         guard let delivery = summary.organisations.first?.deliveries.first else {
             throw ValidationInputError(message: "no file was read")
         }
-        let given = Set(originalNames.keys.compactMap { name in mapping.files.values.first { $0.fileName(timestamp: Self.stamp) == name }?.kind.rawValue })
-        var result = Result(rows: delivery.counts.filter { given.contains($0.key) }, findings: [:], examples: [:], report: nil,
+        let kinds = Set(mapping.feeds.filter { given.contains($0.source.name) }.map(\.kind.rawValue))
+        var result = Result(rows: delivery.counts.filter { kinds.contains($0.key) }, findings: [:], examples: [:], report: nil,
                             outcome: delivery.outcome)
         if let rejects = delivery.rejects {
             let report = try rewrite(work.appendingPathComponent("drop/outbox").appendingPathComponent(rejects),
@@ -92,16 +99,17 @@ public struct OfflineValidation {
         return result
     }
 
-    /// The kind whose file pattern the name fits, its timestamp ignored
+    /// The mapping's file whose name pattern the name fits, its timestamp ignored
     /// (`users_export.csv.gz` is a users file for `users_{ts}.csv.gz`).
-    private func kind(of name: String, in mapping: Mapping) throws -> EntityKind? {
-        let fits = mapping.files.values.filter { file in
-            let parts = file.filePattern.components(separatedBy: "{ts}")
+    private func source(of name: String, in mapping: Mapping) -> SourceFile? {
+        let fits = mapping.sources.filter { file in
+            if file.isFixed { return name == file.pattern }
+            let parts = file.pattern.components(separatedBy: "{ts}")
             let suffix = parts.count > 1 ? parts[1] : ""
             let bare = suffix.hasSuffix(".gz") ? String(suffix.dropLast(3)) : suffix
             return name.hasPrefix(parts[0]) && (name.hasSuffix(suffix) || (!bare.isEmpty && name.hasSuffix(bare)))
         }
-        return fits.count == 1 ? fits[0].kind : nil
+        return fits.count == 1 ? fits[0] : nil
     }
 
     /// Copies a file into the inbox, gzip'd when the mapping reads gzip and it is not.

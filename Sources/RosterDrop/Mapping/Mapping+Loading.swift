@@ -2,7 +2,7 @@ import Crypto
 import Foundation
 
 extension Mapping {
-    /// Reads a mapping folder: `delivery.yaml` plus one `<kind>.yaml` per file kind it maps.
+    /// Reads a mapping folder: `delivery.yaml` plus one `<kind>.yaml` per portal kind it makes.
     ///
     /// Decoding is strict: an unknown key, an unknown type, a bad pattern or a newer
     /// version is a `ConfigurationError` naming the file and line (the first of them; see
@@ -37,13 +37,20 @@ extension Mapping {
             return (nil, [ConfigurationError(file: folder.path, line: nil, key: nil, message: "is not a folder")])
         }
         let deliveryFile = folder.appendingPathComponent("delivery.yaml")
-        let layout = collect { try loadLayout(deliveryFile) }
-        var files: [EntityKind: FileMapping] = [:]
+        let head = collect { try loadHead(deliveryFile) }
+        let version = head?.version ?? supportedVersion
+        var sources = head?.sources ?? []
+        var feeds: [Feed] = []
         for kind in EntityKind.allCases {
             let url = folder.appendingPathComponent("\(kind.rawValue).yaml")
             guard FileManager.default.fileExists(atPath: url.path) else { continue }
             var fieldErrors: [ConfigurationError] = []
-            files[kind] = collect { try loadFile(url, expecting: kind, errors: &fieldErrors) }
+            if let made = collect({ try loadKind(url, expecting: kind, version: version, sources: head?.sources ?? [],
+                                                 errors: &fieldErrors) }) {
+                feeds += made
+                // A version-1 kind file declares its own file, named after the kind.
+                if version == 1, let source = made.first?.source { sources.append(source) }
+            }
             errors += fieldErrors
         }
         // Every YAML file in the folder is part of the mapping: a misnamed one is an error,
@@ -55,35 +62,71 @@ extension Mapping {
                 is not a mapping file this version reads (delivery.yaml, \(EntityKind.allCases.map { "\($0.rawValue).yaml" }.joined(separator: ", ")))
                 """))
         }
-        // No two kinds (nor the manifest) may claim the same file.
-        var claims: [(String, String)] = files.values.sorted { $0.kind < $1.kind }.map { ("\($0.kind.rawValue).yaml: file", $0.filePattern) }
-        if let manifest = layout?.manifest { claims.insert(("delivery.yaml: manifest", manifest), at: 0) }
-        for (index, (owner, pattern)) in claims.enumerated() {
-            let probe = pattern.replacingOccurrences(of: "{ts}", with: "20261101T020000Z")
-            for (other, otherPattern) in claims[(index + 1)...] where timestamp(in: probe, pattern: otherPattern) != nil {
-                errors.append(ConfigurationError(file: folder.path, line: nil, key: nil, message: """
-                    \(owner) '\(pattern)' and \(other) '\(otherPattern)' both match '\(probe)': each file must belong to one kind
-                    """))
-            }
-        }
-        for kind in layout?.required ?? [] where files[kind] == nil && !names.contains("\(kind.rawValue).yaml") {
-            errors.append(ConfigurationError(file: deliveryFile.path, line: nil, key: "required",
-                                             message: "names \(kind.rawValue), but the folder has no \(kind.rawValue).yaml"))
-        }
-        if names.contains("memberships.yaml"), !names.contains("users.yaml") || !names.contains("groups.yaml") {
-            errors.append(ConfigurationError(file: folder.path, line: nil, key: nil,
-                                             message: "memberships.yaml needs users.yaml and groups.yaml beside it"))
-        }
-        guard errors.isEmpty, let layout else { return (nil, errors) }
+        errors += checkFiles(sources, feeds: feeds, head: head, folder: folder, names: names)
+        guard errors.isEmpty, let layout = head?.layout else { return (nil, errors) }
         var hasher = SHA256()
         for name in names where known.contains(name) {
             hasher.update(data: Data(name.utf8))
             hasher.update(data: (try? Data(contentsOf: folder.appendingPathComponent(name))) ?? Data())
         }
-        return (Mapping(name: folder.lastPathComponent, digest: Digest.hex(hasher.finalize()), delivery: layout, files: files), [])
+        return (Mapping(name: folder.lastPathComponent, digest: Digest.hex(hasher.finalize()), delivery: layout,
+                        sources: sources, feeds: feeds), [])
     }
 
-    private static func read(_ url: URL) throws -> String {
+    /// What must hold between the files and the kinds: every file claimed by one name only,
+    /// required files declared, each declared file read, memberships beside what they name.
+    private static func checkFiles(_ sources: [SourceFile], feeds: [Feed], head: Head?, folder: URL,
+                                   names: [String]) -> [ConfigurationError] {
+        var errors: [ConfigurationError] = []
+        let deliveryFile = folder.appendingPathComponent("delivery.yaml").path
+        // No two files (nor the manifest) may claim the same name.
+        var claims: [(String, String)] = sources.map { source in
+            (head?.version == 1 ? "\(source.name).yaml: file" : "delivery.yaml: files.\(source.name)", source.pattern)
+        }
+        if let manifest = head?.layout.manifest { claims.insert(("delivery.yaml: manifest", manifest), at: 0) }
+        for (index, (owner, pattern)) in claims.enumerated() {
+            let probe = pattern.replacingOccurrences(of: "{ts}", with: "20261101T020000Z")
+            for (other, otherPattern) in claims[(index + 1)...]
+            where otherPattern == probe || timestamp(in: probe, pattern: otherPattern) != nil {
+                errors.append(ConfigurationError(file: folder.path, line: nil, key: nil, message: """
+                    \(owner) '\(pattern)' and \(other) '\(otherPattern)' both match '\(probe)': each file must belong to one kind
+                    """))
+            }
+        }
+        let fixed = sources.filter(\.isFixed)
+        if !fixed.isEmpty, fixed.count < sources.count {
+            errors.append(ConfigurationError(file: deliveryFile, line: nil, key: "files", message: """
+                mixes fixed file names (\(fixed.map(\.pattern).joined(separator: ", "))) with {ts} names: a delivery is either dated by its names or by its files
+                """))
+        }
+        if !fixed.isEmpty, head?.layout.manifest != nil {
+            errors.append(ConfigurationError(file: deliveryFile, line: nil, key: "manifest", message: """
+                a manifest names one delivery by {ts}; files with fixed names are complete by stable_seconds instead
+                """))
+        }
+        for name in head?.layout.required ?? [] where !sources.contains(where: { $0.name == name }) {
+            let message = head?.version == 1 && EntityKind(rawValue: name) != nil
+                ? "names \(name), but the folder has no \(name).yaml"
+                : "names '\(name)', which is not a declared file (files: \(sources.map(\.name).joined(separator: ", ")))"
+            if head?.version == 1 && EntityKind(rawValue: name) != nil && names.contains("\(name).yaml") { continue }
+            errors.append(ConfigurationError(file: deliveryFile, line: nil, key: "required", message: message))
+        }
+        if head?.version == 2 {
+            let read = Set(feeds.flatMap { $0.files.map(\.name) })
+            for source in sources where !read.contains(source.name) {
+                errors.append(ConfigurationError(file: deliveryFile, line: nil, key: "files.\(source.name)", message: """
+                    is declared but no kind reads it (list files that are not data under ignore:)
+                    """))
+            }
+        }
+        if names.contains("memberships.yaml"), !names.contains("users.yaml") || !names.contains("groups.yaml") {
+            errors.append(ConfigurationError(file: folder.path, line: nil, key: nil,
+                                             message: "memberships.yaml needs users.yaml and groups.yaml beside it"))
+        }
+        return errors
+    }
+
+    static func read(_ url: URL) throws -> String {
         do {
             return try String(contentsOf: url, encoding: .utf8)
         } catch {
@@ -91,18 +134,31 @@ extension Mapping {
         }
     }
 
-    private static func checkVersion(_ object: YAMLObject) throws {
+    @discardableResult
+    static func checkVersion(_ object: YAMLObject) throws -> Int {
         guard let version = try object.int("version") else { throw object.missing("version") }
         guard version >= 1, version <= supportedVersion else {
             throw object.error("version", "version \(version) is not supported by this build (it reads up to \(supportedVersion)); upgrade rosterdrop")
         }
+        return version
+    }
+
+    /// What `delivery.yaml` says: its version, the layout, and (version 2) the files.
+    struct Head {
+        var version: Int
+        var layout: DeliveryLayout
+        var sources: [SourceFile]
     }
 
     static func loadLayout(_ url: URL) throws -> DeliveryLayout {
+        try loadHead(url).layout
+    }
+
+    static func loadHead(_ url: URL) throws -> Head {
         let object = try YAMLObject.parse(read(url), file: url.path,
                                           allowed: ["version", "source", "ids", "ignore", "manifest", "stable_seconds", "required", "max_file_bytes",
-                                                   "max_field_bytes", "max_record_bytes"])
-        try checkVersion(object)
+                                                   "max_field_bytes", "max_record_bytes", "max_join_bytes", "files"])
+        let version = try checkVersion(object)
         let manifest = try object.string("manifest")
         let stable = try object.int("stable_seconds")
         if let manifest, !manifest.contains("{ts}") { throw object.error("manifest", "must contain {ts}") }
@@ -112,11 +168,21 @@ extension Mapping {
         if manifest == nil, stable == nil {
             throw object.error("manifest", "give either manifest or stable_seconds, so that complete deliveries can be recognised")
         }
-        let required = try (object.strings("required") ?? ["users", "distribution_orders"]).map { name in
-            guard let kind = EntityKind(rawValue: name) else {
+        if let stable, stable < 0 { throw object.error("stable_seconds", "must not be negative") }
+        var sources: [SourceFile] = []
+        if version == 1 {
+            if object.node("files") != nil { throw object.error("files", "declares files from version 2 on; write version: 2") }
+        } else {
+            guard let files = try object.namedObjects("files", allowed: SourceFile.keys), !files.isEmpty else {
+                throw object.error("files", "must declare the files a delivery holds (version 2)")
+            }
+            sources = try files.map { name, spec in try SourceFile(name: name, spec: spec, declaredIn: url.path) }
+        }
+        let required = try object.strings("required") ?? (version == 1 ? ["users", "distribution_orders"] : sources.map(\.name))
+        if version == 1 {
+            for name in required where EntityKind(rawValue: name) == nil {
                 throw object.error("required", "unknown file kind '\(name)' (known: \(EntityKind.allCases.map(\.rawValue).joined(separator: ", ")))")
             }
-            return kind
         }
         var limits = ReadLimits()
         let maxBytes = try object.int("max_file_bytes") ?? Int(limits.fileBytes)
@@ -134,51 +200,80 @@ extension Mapping {
         } else {
             limits.recordBytes = max(limits.recordBytes, limits.fieldBytes)
         }
+        if let join = try object.int("max_join_bytes") {
+            guard join > 0, join <= 8 << 30 else { throw object.error("max_join_bytes", "\(join) is outside 1…8589934592") }
+            limits.joinBytes = Int64(join)
+        }
         let idsText = try object.string("ids") ?? "global"
         guard let personIDs = PersonIDScope(rawValue: idsText) else {
             throw object.error("ids", "expected global (ids unique across organisations, as Skolon's) or organisation, found '\(idsText)'")
         }
-        return DeliveryLayout(manifest: manifest, stableSeconds: stable, required: required, limits: limits,
-                              sourceName: try object.string("source"), personIDs: personIDs,
-                              ignore: try object.strings("ignore") ?? [])
+        let layout = DeliveryLayout(manifest: manifest, stableSeconds: stable, required: required, limits: limits,
+                                    sourceName: try object.string("source"), personIDs: personIDs,
+                                    ignore: try object.strings("ignore") ?? [])
+        return Head(version: version, layout: layout, sources: sources)
     }
 
     static let fieldKeys: Set<String> = [
         "column", "type", "required", "pattern", "min_length", "max_length", "unique", "references",
         "format", "min", "max", "values", "case_insensitive", "not_before", "allow_control_characters", "invalid",
-        "constant", "transform", "default", "lookup",
+        "constant", "transform", "default", "lookup", "derive",
     ]
 
-    static func loadFile(_ url: URL, expecting kind: EntityKind) throws -> FileMapping {
+    static func loadFile(_ url: URL, expecting kind: EntityKind) throws -> Feed {
         var errors: [ConfigurationError] = []
-        let mapping = try loadFile(url, expecting: kind, errors: &errors)
+        let feeds = try loadKind(url, expecting: kind, version: 1, sources: [], errors: &errors)
         if let first = errors.first { throw first }
-        return mapping
+        guard let feed = feeds.first else { throw ConfigurationError(file: url.path, line: nil, key: nil, message: "makes no rows") }
+        return feed
     }
 
-    /// Reads one kind's file; a field's error is collected in `errors` and the next field
-    /// read, so that one look shows them all. Throws what stops the file as a whole.
-    static func loadFile(_ url: URL, expecting kind: EntityKind, errors: inout [ConfigurationError]) throws -> FileMapping {
-        let object = try YAMLObject.parse(read(url), file: url.path,
-                                          allowed: ["version", "kind", "file", "encoding", "delimiter", "fields", "drop", "select"])
-        try checkVersion(object)
+    /// Reads one kind's file into its feeds (one per file it is made `from`); a field's error
+    /// is collected in `errors` and the next field read, so that one look shows them all.
+    /// Throws what stops the file as a whole.
+    static func loadKind(_ url: URL, expecting kind: EntityKind, version: Int, sources: [SourceFile],
+                         errors: inout [ConfigurationError]) throws -> [Feed] {
+        let allowed: Set<String> = version == 1
+            ? ["version", "kind", "file", "encoding", "delimiter", "fields", "drop", "select"]
+            : ["version", "kind", "from", "join", "split", "distinct", "fields", "select"]
+        let object = try YAMLObject.parse(read(url), file: url.path, allowed: allowed)
+        let fileVersion = try checkVersion(object)
+        guard fileVersion == version else {
+            throw object.error("version", "is \(fileVersion) but delivery.yaml's is \(version): a mapping folder has one version")
+        }
         let declared = try object.requiredString("kind")
         guard declared == kind.rawValue else {
             throw object.error("kind", "is '\(declared)' but the file is named \(kind.rawValue).yaml")
         }
-        let pattern = try object.requiredString("file")
-        guard pattern.contains("{ts}"), !pattern.contains("/") else {
-            throw object.error("file", "must be a plain file name containing {ts}")
-        }
-        let encodingName = try object.string("encoding") ?? "utf-8"
-        guard let encoding = TextEncoding(rawValue: encodingName.lowercased()) else {
-            throw object.error("encoding", "unknown encoding '\(encodingName)' (known: utf-8, windows-1252)")
-        }
-        let delimiterText = try object.string("delimiter") ?? ","
-        let delimiterBytes = Array((delimiterText == "\\t" ? "\t" : delimiterText).utf8)
-        guard delimiterBytes.count == 1, delimiterBytes[0] != UInt8(ascii: "\""),
-              delimiterBytes[0] != 10, delimiterBytes[0] != 13 else {
-            throw object.error("delimiter", "must be a single character other than a quote or a line break")
+        var froms: [SourceFile]
+        var joins: [Join] = []
+        var split: Split?
+        if version == 1 {
+            froms = [try SourceFile(name: kind.rawValue, spec: object, declaredIn: url.path)]
+        } else {
+            func declared(_ name: String, key: String) throws -> SourceFile {
+                guard let source = sources.first(where: { $0.name == name }) else {
+                    throw object.error(key, "'\(name)' is not a file declared in delivery.yaml (files: \(sources.map(\.name).joined(separator: ", ")))")
+                }
+                return source
+            }
+            guard let names = try object.strings("from"), !names.isEmpty else { throw object.missing("from") }
+            froms = try names.map { try declared($0, key: "from") }
+            for spec in try object.objects("join", allowed: ["file", "on"]) ?? [] {
+                let partner = try declared(try spec.requiredString("file"), key: "join")
+                if froms.contains(partner) { throw spec.error("file", "'\(partner.name)' cannot be joined to itself") }
+                guard let on = try spec.pairs("on"), on.count == 1 else {
+                    throw spec.error("on", "expected one pair, this file's column: \(partner.name)'s column")
+                }
+                joins.append(Join(source: partner, column: on[0].0, partnerColumn: on[0].1))
+            }
+            if let spec = try object.object("split", allowed: ["column", "separator"]) {
+                let separator = try spec.string("separator")
+                if let separator, separator.isEmpty || separator.contains("\n") {
+                    throw spec.error("separator", "must be one or more characters other than a line break")
+                }
+                split = Split(column: try spec.requiredString("column"), separator: separator)
+            }
         }
         guard let named = try object.namedObjects("fields", allowed: fieldKeys) else { throw object.missing("fields") }
         let portalFields = kind.fields
@@ -204,9 +299,17 @@ extension Mapping {
             }
         }
         // Columns declared dropped (a personnummer, a password): never read into anything.
-        let dropped = try object.strings("drop") ?? []
-        for column in dropped where byTarget.values.contains(where: { $0.column == column }) {
-            errors.append(object.error("drop", "'\(column)' is dropped but also read into a field; a dropped column's values reach nothing"))
+        for source in froms + joins.map(\.source) {
+            let prefix = froms.contains(source) ? "" : source.name + "."
+            for column in source.dropped.sorted() {
+                let read = byTarget.values.contains { ($0.derive ?? [$0.column]).contains(prefix + column) }
+                    || split?.column == prefix + column || joins.contains { $0.column == prefix + column }
+                if read {
+                    errors.append(object.error(version == 1 ? "drop" : "fields", """
+                        '\(prefix + column)' is dropped but also read (file \(source.name)); a dropped column's values reach nothing
+                        """))
+                }
+            }
         }
         var select: [String: Set<String>] = [:]
         if let selection = try object.object("select", allowed: Set(portalFields.map(\.name))) {
@@ -216,143 +319,44 @@ extension Mapping {
                 select[field] = Set(values)
             }
         }
-        return FileMapping(kind: kind, filePattern: pattern, gzip: pattern.hasSuffix(".gz"), encoding: encoding,
-                           delimiter: delimiterBytes[0], fields: portalFields.compactMap { byTarget[$0.name] },
-                           sourceFile: url.path, dropped: Set(dropped), select: select)
-    }
-
-    /// What is wrong with a value the mapping supplies (a constant, a default, a lookup
-    /// result) by the field's own rules, or nil; references are checked per delivery.
-    static func staticProblem(_ value: String, field: FieldMapping) -> String? {
-        if value.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) { return "a control character" }
-        if let pattern = field.pattern, !pattern.matches(value) { return "it does not match the pattern" }
-        if let maxLength = field.maxLength, value.count > maxLength { return "longer than \(maxLength)" }
-        if let minLength = field.minLength, value.count < minLength { return "shorter than \(minLength)" }
-        switch field.type {
-        case .text: return nil
-        case .integer(let min, let max):
-            guard let number = Int(value) else { return "not a whole number" }
-            if let min, number < min { return "below \(min)" }
-            if let max, number > max { return "above \(max)" }
-            return nil
-        case .date(let format): return format.isoDate(value) == nil ? "not a date in \(format.text)" : nil
-        case .email: return EmailAddress.isValid(value) ? nil : "not an e-mail address"
-        case .enumeration(let map, let caseInsensitive):
-            return map[caseInsensitive ? value.lowercased() : value] == nil ? "not one of \(map.keys.sorted().joined(separator: ", "))" : nil
+        let fields = portalFields.compactMap { byTarget[$0.name] }
+        let distinct = version == 2 ? try object.bool("distinct") ?? false : false
+        return froms.map { source in
+            var feed = Feed(kind: kind, source: source, fields: fields, sourceFile: url.path, select: select)
+            feed.joins = joins
+            feed.split = split
+            feed.distinct = distinct
+            return feed
         }
     }
+}
 
-    /// `invalid: reject` (default) or `drop_value`, which only an optional field may have.
-    private static func invalidPolicy(_ spec: YAMLObject, required: Bool) throws -> Bool {
-        switch try spec.string("invalid") ?? "reject" {
-        case "reject": return false
-        case "drop_value":
-            if required { throw spec.error("invalid", "drop_value is for optional fields; a required value cannot be left out") }
-            return true
-        case let other: throw spec.error("invalid", "expected reject or drop_value, found '\(other)'")
-        }
-    }
+extension SourceFile {
+    static let keys: Set<String> = ["file", "encoding", "delimiter", "drop", "add"]
 
-    private static func loadField(_ spec: YAMLObject, target: PortalField) throws -> FieldMapping {
-        let typeName = try spec.string("type") ?? "text"
-        let type: FieldType
-        switch typeName {
-        case "text": type = .text
-        case "email": type = .email
-        case "integer": type = .integer(min: try spec.int("min"), max: try spec.int("max"))
-        case "date":
-            let format = try spec.string("format") ?? "yyyy-MM-dd"
-            guard let parsed = DateFormat(format) else {
-                throw spec.error("format", "'\(format)' is not a date format (use yyyy, MM or M, dd or d and separators)")
-            }
-            type = .date(parsed)
-        case "enum":
-            guard let pairs = try spec.pairs("values"), !pairs.isEmpty else { throw spec.missing("values") }
-            let caseInsensitive = try spec.bool("case_insensitive") ?? false
-            var values: [String: String] = [:]
-            for (from, to) in pairs {
-                if let domain = target.domain, !domain.contains(to) {
-                    throw spec.error("values", "maps '\(from)' to '\(to)', which is not a portal value of \(target.name) (allowed: \(domain.joined(separator: ", ")))")
-                }
-                values[caseInsensitive ? from.lowercased() : from] = to
-            }
-            type = .enumeration(values: values, caseInsensitive: caseInsensitive)
-        default:
-            throw spec.error("type", "unknown type '\(typeName)' (known: text, integer, date, email, enum)")
+    /// A file as `delivery.yaml` declares it (version 2), or as a version-1 kind file does.
+    init(name: String, spec: YAMLObject, declaredIn path: String) throws {
+        let pattern = try spec.requiredString("file")
+        guard !pattern.isEmpty, !pattern.contains("/") else { throw spec.error("file", "must be a plain file name") }
+        if spec.node("from") == nil, spec.node("kind") != nil, !pattern.contains("{ts}") {
+            throw spec.error("file", "must be a plain file name containing {ts}")
         }
-        if target.domain != nil, case .enumeration = type {} else if let domain = target.domain {
-            throw spec.error("type", "\(target.name) must be an enum mapping to \(domain.joined(separator: ", "))")
+        let encodingName = try spec.string("encoding") ?? "utf-8"
+        guard let encoding = TextEncoding(rawValue: encodingName.lowercased()) else {
+            throw spec.error("encoding", "unknown encoding '\(encodingName)' (known: utf-8, windows-1252)")
         }
-        for key in ["format"] where spec.node(key) != nil && typeName != "date" {
-            throw spec.error(key, "applies only to type date")
+        let delimiterText = try spec.string("delimiter") ?? ","
+        let delimiterBytes = Array((delimiterText == "\\t" ? "\t" : delimiterText).utf8)
+        guard delimiterBytes.count == 1, delimiterBytes[0] != UInt8(ascii: "\""),
+              delimiterBytes[0] != 10, delimiterBytes[0] != 13 else {
+            throw spec.error("delimiter", "must be a single character other than a quote or a line break")
         }
-        for key in ["min", "max"] where spec.node(key) != nil && typeName != "integer" {
-            throw spec.error(key, "applies only to type integer")
+        self.init(name: name, pattern: pattern, gzip: pattern.hasSuffix(".gz"), encoding: encoding, delimiter: delimiterBytes[0],
+                  dropped: Set(try spec.strings("drop") ?? []), mappingFile: path)
+        let added = spec.node("add") == nil ? [] : try spec.pairs("add") ?? []
+        for (column, value) in added where value.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) {
+            throw spec.error("add", "'\(column)' has a control character in its value")
         }
-        for key in ["values", "case_insensitive"] where spec.node(key) != nil && typeName != "enum" {
-            throw spec.error(key, "applies only to type enum")
-        }
-        var pattern: Pattern?
-        if let source = try spec.string("pattern") {
-            do {
-                pattern = try Pattern(source)
-            } catch {
-                throw spec.error("pattern", "'\(source)' is not a valid regular expression")
-            }
-        }
-        var reference: Reference?
-        if let name = try spec.string("references") {
-            guard let parsed = Reference(rawValue: name) else {
-                throw spec.error("references", "unknown reference '\(name)' (known: \(Reference.allCases.map(\.rawValue).joined(separator: ", ")))")
-            }
-            reference = parsed
-        }
-        let minLength = try spec.int("min_length")
-        let maxLength = try spec.int("max_length")
-        if let minLength, let maxLength, minLength > maxLength {
-            throw spec.error("min_length", "is larger than max_length")
-        }
-        let constant = try spec.string("constant")
-        if constant != nil, spec.node("column") != nil {
-            throw spec.error("constant", "a field is either read from a column or a constant, not both")
-        }
-        let transforms = try (spec.strings("transform") ?? []).map { name in
-            guard let transform = ValueTransform(rawValue: name) else {
-                throw spec.error("transform", "unknown transform '\(name)' (known: lower, upper)")
-            }
-            return transform
-        }
-        var lookup: [String: String]?
-        if spec.node("lookup") != nil {
-            guard let pairs = try spec.pairs("lookup"), !pairs.isEmpty else { throw spec.error("lookup", "expected a table of source values") }
-            lookup = Dictionary(pairs, uniquingKeysWith: { first, _ in first })
-        }
-        var field = FieldMapping(target: target.name, column: constant == nil ? try spec.string("column") ?? target.name : "", type: type,
-                            required: try spec.bool("required") ?? target.required, pattern: pattern,
-                            minLength: minLength, maxLength: maxLength, unique: try spec.bool("unique") ?? false,
-                            reference: reference, notBefore: try spec.string("not_before"),
-                            allowsControlCharacters: try spec.bool("allow_control_characters") ?? false,
-                            dropsInvalidValue: try invalidPolicy(spec, required: try spec.bool("required") ?? target.required))
-        field.constant = constant
-        field.transforms = transforms
-        field.defaultValue = try spec.string("default")
-        field.lookup = lookup
-        // Values the mapping supplies itself must pass the field's own checks: else every
-        // row would be rejected, found only when a delivery comes.
-        for (source, value) in (lookup ?? [:]).sorted(by: { $0.key < $1.key }) {
-            if let problem = staticProblem(value, field: field) {
-                throw spec.error("lookup", "'\(source)' gives '\(value)', which fails the field's own rules (\(problem))")
-            }
-        }
-        for (key, value) in [("constant", constant), ("default", field.defaultValue)] {
-            guard let value else { continue }
-            let given = transforms.reduce(value) { $1.apply($0) }
-            if let lookup {
-                if lookup[given] == nil { throw spec.error(key, "'\(value)' is not in the field's lookup table") }
-            } else if let problem = staticProblem(given, field: field) {
-                throw spec.error(key, "'\(value)' fails the field's own rules (\(problem))")
-            }
-        }
-        return field
+        self.added = added.map { (column: $0.0, value: $0.1) }
     }
 }

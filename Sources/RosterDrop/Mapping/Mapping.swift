@@ -1,12 +1,15 @@
 import Foundation
 
-/// A source format, read from one mapping folder: how its deliveries are named and how
-/// each file's columns become the portal's fields.
+/// A source format, read from one mapping folder: which files its deliveries hold, and how
+/// the portal's rows are made from them.
 ///
-/// Another source format is another folder of YAML files, never new Swift code.
+/// Data flows source files → source records (joined, split, with dropped columns blanked)
+/// → portal rows per kind. The Skolon layout is the simplest case: one file per kind, read
+/// column for column. Another source format is another folder of YAML files, never new
+/// Swift code.
 public struct Mapping: Sendable {
     /// The highest mapping-file version this build understands.
-    public static let supportedVersion = 1
+    public static let supportedVersion = 2
 
     /// The folder's name, e.g. `skolon-v1`.
     public var name: String
@@ -14,7 +17,68 @@ public struct Mapping: Sendable {
     /// new delivery, even with the same files.
     public var digest: String = ""
     public var delivery: DeliveryLayout
-    public var files: [EntityKind: FileMapping]
+    /// The files a delivery may hold, in declaration order.
+    public var sources: [SourceFile]
+    /// How each kind's rows are made, in the order they are read: by kind (references
+    /// point only backwards), then as declared.
+    public var feeds: [Feed]
+
+    /// The feeds making `kind`'s rows.
+    public func feeds(_ kind: EntityKind) -> [Feed] { feeds.filter { $0.kind == kind } }
+
+    /// The kinds some feed makes.
+    public var kinds: [EntityKind] { EntityKind.allCases.filter { kind in feeds.contains { $0.kind == kind } } }
+
+    public func source(_ name: String) -> SourceFile? { sources.first { $0.name == name } }
+
+    /// Whether the source's files have fixed names (no `{ts}`): a delivery is then the
+    /// files present, dated by their newest modification.
+    public var fixedNames: Bool { sources.contains { $0.isFixed } }
+}
+
+/// One file a delivery may hold, and how it is read into records.
+public struct SourceFile: Sendable, Equatable {
+    /// The name the mapping uses for it (`files:` in `delivery.yaml`; a version-1 mapping
+    /// names each file after its kind).
+    public var name: String
+    /// The file name, with `{ts}` for the delivery timestamp or fixed (`users.csv`).
+    public var pattern: String
+    public var gzip: Bool
+    public var encoding: TextEncoding
+    public var delimiter: UInt8
+    /// Columns declared dropped (`drop:`): their cells are blanked as soon as a record is
+    /// read, so no check, table, report or log line can ever see them.
+    public var dropped: Set<String> = []
+    /// `add: {column: value}`: columns every record of this file gets (a role per file).
+    public var added: [(column: String, value: String)] = []
+    /// The mapping file that declares it, for messages.
+    public var mappingFile: String
+
+    public var isFixed: Bool { !pattern.contains("{ts}") }
+
+    /// The file name for a delivery timestamp.
+    public func fileName(timestamp: String) -> String {
+        pattern.replacingOccurrences(of: "{ts}", with: timestamp)
+    }
+
+    public static func == (lhs: SourceFile, rhs: SourceFile) -> Bool { lhs.name == rhs.name }
+}
+
+/// Another file's columns joined to each record (`join:`): the partner file is read into
+/// memory first, by its key column; its columns are then named `<file>.<column>`.
+public struct Join: Sendable {
+    public var source: SourceFile
+    /// The column of the record (or of an earlier join's, `<file>.<column>`) to look up.
+    public var column: String
+    /// The partner file's column holding the key.
+    public var partnerColumn: String
+}
+
+/// One record becoming several rows (`split:`): one per value of a column holding a list.
+public struct Split: Sendable {
+    public var column: String
+    /// Separates the values, e.g. `","`; nil: the whole cell is one value.
+    public var separator: String?
 }
 
 /// How a source names and completes its deliveries (`delivery.yaml`).
@@ -23,8 +87,9 @@ public struct DeliveryLayout: Sendable {
     public var manifest: String?
     /// For sources without a manifest: seconds a file's size and mtime must stay unchanged.
     public var stableSeconds: Int?
-    /// Kinds every delivery must contain; a delivery without one is refused.
-    public var required: [EntityKind]
+    /// Files every delivery must contain (by their mapping name: in a version-1 mapping, a
+    /// kind's); a delivery without one is refused.
+    public var required: [String]
     /// How large a file, a field and a record may be.
     public var limits: ReadLimits
     /// Where the data comes from, as messages name it ("Rätta den i Skolon"); nil: the source.
@@ -69,6 +134,8 @@ public struct ReadLimits: Sendable, Equatable {
     public var fieldBytes: Int
     /// Largest record, delimiters included; a longer one is a finding too.
     public var recordBytes: Int
+    /// Largest decompressed join partner (`max_join_bytes`), which is held in memory whole.
+    public var joinBytes: Int64 = 512 << 20
 
     public init(fileBytes: Int64 = 8 << 30, fieldBytes: Int = 64 << 10, recordBytes: Int = 1 << 20) {
         self.fileBytes = fileBytes
@@ -77,29 +144,36 @@ public struct ReadLimits: Sendable, Equatable {
     }
 }
 
-/// How one kind of data file is read and validated.
-public struct FileMapping: Sendable {
+/// How one source file becomes rows of one portal kind.
+public struct Feed: Sendable {
     public var kind: EntityKind
-    /// The file name with `{ts}` for the delivery timestamp, e.g. `users_{ts}.csv.gz`.
-    public var filePattern: String
-    public var gzip: Bool
-    public var encoding: TextEncoding
-    public var delimiter: UInt8
+    /// The file whose records become the rows.
+    public var source: SourceFile
+    /// Partner files joined to each record, in order.
+    public var joins: [Join] = []
+    /// One row per value of a list column (derived classes).
+    public var split: Split?
+    /// Rows repeating a key are one row, silently (groups derived from a users file): the
+    /// first is kept. Otherwise a repeated key is a finding.
+    public var distinct = false
     /// One entry per portal field the source provides, in the portal's field order.
     public var fields: [FieldMapping]
     /// The mapping file the rules came from, for error messages.
     public var sourceFile: String
-    /// Source columns declared dropped (`drop:`): their cells are blanked as soon as a record
-    /// is read, so no check, table, report or log line can ever see them.
-    public var dropped: Set<String> = []
     /// `select: {portal field: [values]}`: only rows whose (portal) values are listed are
     /// taken; the others are filtered out — counted, not rejected, and treated as absent.
     public var select: [String: Set<String>] = [:]
 
-    /// The file name this mapping expects for a delivery timestamp.
-    public func fileName(timestamp: String) -> String {
-        filePattern.replacingOccurrences(of: "{ts}", with: timestamp)
-    }
+    public var gzip: Bool { source.gzip }
+    public var encoding: TextEncoding { source.encoding }
+    public var delimiter: UInt8 { source.delimiter }
+    public var dropped: Set<String> { source.dropped }
+
+    /// The file name this feed reads for a delivery timestamp.
+    public func fileName(timestamp: String) -> String { source.fileName(timestamp: timestamp) }
+
+    /// Every file the feed reads: its source, then its join partners.
+    public var files: [SourceFile] { [source] + joins.map(\.source) }
 }
 
 /// What one source column must hold to become one portal field.
@@ -126,6 +200,9 @@ public struct FieldMapping: Sendable {
     public var transforms: [ValueTransform] = []
     /// `default: V`: the value when the cell is empty.
     public var defaultValue: String?
+    /// `derive: [columns]`: a stable id made from these columns' values (a group id from
+    /// school unit and class name), so that a renamed export does not churn records.
+    public var derive: [String]?
     /// `lookup: {source id: value}`: a source's own ids (its school ids) to portal values
     /// (skolenhetskoder); an id the table lacks is a finding, and the checks apply to the
     /// looked-up value (the scope check stays on).

@@ -11,14 +11,12 @@ struct CrossFileChecks {
     let mapping: Mapping
     let organisation: String
     let index: DeliveryIndex
-    /// The delivered file name of each kind present.
-    let files: [EntityKind: String]
 
-    /// Runs the checks for `kind`'s file, just staged, and settles its duplicates.
-    func run(_ kind: EntityKind) throws {
-        guard let fileMapping = mapping.files[kind] else { return }
+    /// Runs the checks for `kind`'s rows, just staged from `feeds`, and settles its duplicates.
+    func run(_ kind: EntityKind, feeds: [Feed]) throws {
+        guard let fileMapping = feeds.first else { return }
         let rules = KindRules(fileMapping)
-        let repeats = index.takeRepeats(rules, file: file(kind))
+        let repeats = index.takeRepeats(rules)
         try StagingArea.insert(repeats.findings, db)
         try StagingArea.reject(kind, lines: repeats.linesToReject, db)
         let inserter = try StagingInserter(db, kind: kind)
@@ -29,7 +27,8 @@ struct CrossFileChecks {
         }
     }
 
-    private func file(_ kind: EntityKind) -> String { files[kind] ?? kind.rawValue }
+    /// The file and physical line of `kind`'s staged row `line`.
+    private func place(_ kind: EntityKind, _ line: Int) -> (file: String, line: Int) { index.numbering.locate(kind, line) }
 
     /// Marks staged accepted rows rejected, in staging and in the index.
     private func markRejected(_ kind: EntityKind, lines: [Int]) throws {
@@ -69,10 +68,11 @@ struct CrossFileChecks {
             var end = index
             while end < rows.count, columns.map({ rows[end][$0] ?? "" }) == key { end += 1 }
             let lines: [Int] = rows[index..<end].map { $0["line"] }
-            let shown = lines.prefix(10).map(String.init).joined(separator: ", ") + (lines.count > 10 ? ", …" : "")
+            let shown = self.index.numbering.describe(kind, lines)
             for row in rows[index..<end] {
                 let line: Int = row["line"]
-                findings.append(Finding(file: file(kind), line: line, column: header, value: shownKey.joined(separator: " "),
+                let at = place(kind, line)
+                findings.append(Finding(file: at.file, line: at.line, column: header, value: shownKey.joined(separator: " "),
                                         rule: .duplicate, detail: shown))
                 if (row["rejected"] as Int) == 0 { rejectedLines.append(line) }
             }
@@ -83,7 +83,7 @@ struct CrossFileChecks {
     }
 
     /// A person already linked to an account of another organisation is never taken over.
-    private func rejectOtherOrganisations(_ fileMapping: FileMapping) throws {
+    private func rejectOtherOrganisations(_ fileMapping: Feed) throws {
         let header = fileMapping.fields.first { $0.target == "person_id" }?.column ?? "person_id"
         let rows = try GRDB.Row.fetchAll(db, sql: """
             SELECT s.line, s.person_id FROM stage_users s JOIN accounts a ON a.person_id = s.person_id
@@ -91,7 +91,9 @@ struct CrossFileChecks {
             ORDER BY s.line
             """, arguments: [organisation])
         try StagingArea.insert(rows.map {
-            Finding(file: file(.users), line: $0["line"], column: header, value: $0["person_id"], rule: .otherOrganisation)
+            let at = place(.users, $0["line"])
+            return Finding(file: at.file, line: at.line, column: header,
+                           value: mapping.delivery.personIDs.delivered($0["person_id"], organisation: organisation), rule: .otherOrganisation)
         }, db)
         try markRejected(.users, lines: rows.map { $0["line"] })
     }

@@ -1,10 +1,12 @@
-/// Checks one CSV record against a file mapping, turning it into portal field values.
+import Foundation
+
+/// Checks one source record against a feed's field rules, turning it into portal field values.
 ///
 /// It checks what a single row can show: presence, type, format, length, enum values and
 /// in-memory references (school units, product catalogue). Checks that need other rows —
 /// uniqueness and references between files — run afterwards on the staging tables.
 struct RecordValidator {
-    let mapping: FileMapping
+    let mapping: Feed
     let file: String
     /// Per mapped field, the index of its column in the header.
     let columnIndex: [Int]
@@ -21,15 +23,15 @@ struct RecordValidator {
     /// Per mapped field, whether it is a person id (stored per organisation for `ids:
     /// organisation`): resolved once, not compared per cell.
     var personSlots: [Bool] = []
-    /// Header positions of dropped columns (`drop:`), blanked before anything reads a record.
-    var droppedColumns: [Int] = []
+    /// Per mapped field made by `derive:`, the positions of the columns it is made from.
+    var deriveColumns: [[Int]?] = []
     /// Offline validation may have no school units or catalogue to check against.
     var checksSchoolUnits = true
     var checksProducts = true
 
     /// Prepares a validator for a file whose header is `header`; throws the missing columns
     /// as file-level findings when a mapped column is absent.
-    static func make(mapping: FileMapping, file: String, header: [String], schoolUnits: Set<String>,
+    static func make(mapping: Feed, file: String, header: [String], schoolUnits: Set<String>,
                      products: Set<String>, organisation: String) throws -> RecordValidator {
         var indexByName: [String: Int] = [:]
         for (index, name) in header.enumerated() where indexByName[name.trimmingSpaces] == nil {
@@ -37,8 +39,13 @@ struct RecordValidator {
         }
         var columnIndex: [Int] = []
         var missing: [Finding] = []
+        var deriveColumns: [[Int]?] = []
         for field in mapping.fields {
-            if field.constant != nil {
+            deriveColumns.append(field.derive.map { columns in columns.map { indexByName[$0] ?? -1 } })
+            for column in field.derive ?? [] where indexByName[column] == nil {
+                missing.append(Finding(file: file, line: 1, column: column, rule: .missingColumn, detail: column))
+            }
+            if field.constant != nil || field.derive != nil {
                 columnIndex.append(-1)
             } else if let index = indexByName[field.column] {
                 columnIndex.append(index)
@@ -47,7 +54,6 @@ struct RecordValidator {
                                        detail: "\(field.column)"))
             }
         }
-        let dropped = header.indices.filter { mapping.dropped.contains(header[$0].trimmingSpaces) }
         if !missing.isEmpty {
             // UTF-8 read as Windows-1252 shows as "FÃ¶rnamn": say which encoding it looks like.
             if mapping.encoding == .windows1252, header.contains(where: { $0.contains("Ã") }) {
@@ -65,7 +71,7 @@ struct RecordValidator {
         var validator = RecordValidator(mapping: mapping, file: file, columnIndex: columnIndex, portalSlots: portalSlots,
                                         keySlots: keySlots, dateOrderSlots: dateOrderSlots, schoolUnits: schoolUnits,
                                         products: products, organisation: organisation)
-        validator.droppedColumns = dropped
+        validator.deriveColumns = deriveColumns
         validator.personSlots = mapping.fields.map { $0.target == "person_id" }
         return validator
     }
@@ -169,10 +175,42 @@ struct RecordValidator {
         return portalSlots.map { slot in slot.flatMap { values[$0] } }
     }
 
-    /// The delivered cell of the field in `slot` (trimmed), or the field's constant.
+    /// The delivered cell of the field in `slot` (trimmed), the field's constant, or the
+    /// value derived from its columns.
     func cell(_ record: CSVRecord, _ slot: Int) -> String {
         if let constant = mapping.fields[slot].constant { return constant }
+        if let columns = deriveColumns[slot] { return Self.derive(columns.map { record.fields[$0] }) }
         return record.fields[columnIndex[slot]].trimmingSpaces
+    }
+
+    /// A stable id made from `values` (`derive:`): the same school unit and class name give
+    /// the same id in every delivery, whatever the file's name, row order or letter case;
+    /// 24 hexadecimal digits of their SHA-256, or empty when a value is empty.
+    static func derive(_ values: [String]) -> String {
+        let parts = values.map { $0.trimmingSpaces.split(whereSeparator: { $0 == " " || $0 == "\t" }).joined(separator: " ").lowercased() }
+        guard !parts.contains(where: \.isEmpty) else { return "" }
+        return String(Digest.sha256Hex(Data(parts.joined(separator: "\u{1F}").utf8)).prefix(24))
+    }
+
+    /// Whether the record passes the feed's `select:`: each selected field's value, as the
+    /// portal would hold it, is one of those listed. Checked before the row's rules, so a
+    /// row left out is never a finding.
+    func selects(_ record: CSVRecord) -> Bool {
+        mapping.select.allSatisfy { target, allowed in
+            guard let slot = mapping.fields.firstIndex(where: { $0.target == target }) else { return true }
+            let field = mapping.fields[slot]
+            var value = cell(record, slot)
+            if !field.transforms.isEmpty { value = field.transforms.reduce(value) { $1.apply($0) } }
+            if value.isEmpty, let fallback = field.defaultValue { value = fallback }
+            if let looked = field.lookup?[value] { value = looked }
+            switch field.type {
+            case .enumeration(let map, let caseInsensitive): value = map[caseInsensitive ? value.lowercased() : value] ?? value
+            case .integer: value = Int(value).map(String.init) ?? value
+            case .date(let format): value = format.isoDate(value) ?? value
+            case .text, .email: break
+            }
+            return allowed.contains(value)
+        }
     }
 
     /// A rejected row's value of the field in `slot` in the form its record is stored under
