@@ -136,4 +136,27 @@ struct ShippedMappingTests {
         #expect(try drop.count("SELECT COUNT(*) FROM accounts WHERE person_id = ?", ["org1/\(export.people[1].id)"]) == 0)
         #expect(try drop.count("SELECT COUNT(*) FROM accounts WHERE person_id = ?", ["org1/\(export.people[0].id)"]) == 1)
     }
+
+    @Test func anSDSExportMailedInIsValidatedOfflineWithNoDatabaseOrDropFolder() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("sds-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let export = SchoolExport.roster(day: 1)
+        let names = try export.write(.sds, to: folder, timestamp: "", products: Self.products, validFrom: "2026-08-01",
+                                     validTo: "2027-06-30")
+        // A grade SDS allows and the portal has no number for: the value is dropped, with a warning.
+        let roles = folder.appendingPathComponent("roles.csv")
+        let text = try String(contentsOf: roles, encoding: .utf8)
+        let student = export.people[1].id
+        try text.components(separatedBy: "\r\n").map { line in
+            line.hasPrefix(student + ",") ? line.replacingOccurrences(of: ",07,", with: ",kg,") : line
+        }.joined(separator: "\r\n").write(to: roles, atomically: true, encoding: .utf8)
+        let result = try OfflineValidation(mappings: TestDrop.repository.appendingPathComponent("mappings/sds-v2.1"),
+                                           files: names.map { (name: nil, url: folder.appendingPathComponent($0)) },
+                                           schoolUnits: SchoolExport.schoolUnits).run()
+        #expect(result.rows["users"]?.accepted == export.people.count)
+        #expect(result.rows["memberships"]?.accepted == export.memberships(.sds).count)
+        #expect(result.findings["field.integer"] == 1)
+        // The finding names where the value is: roles.csv, its line and its own column.
+        #expect(result.examples["field.integer"] == ["roles.csv:3"])
+    }
 }

@@ -32,6 +32,8 @@ final class FileParser: @unchecked Sendable {
     // Parser state, touched only by the thread running `parse`.
     private var reader: CSVReader
     private var shaper: RecordShaper?
+    /// The current record's join partners' lines.
+    private var partners: [Int] = []
     private var validator: RecordValidator?
     private var batch = StagedBatch()
     private var load: FileLoad
@@ -92,7 +94,9 @@ final class FileParser: @unchecked Sendable {
             if shaper.isIdentity {
                 try take(record, row: numbering.row(line: record.line), joined: true, validator: validator)
             } else {
-                let joined = shaper.extend(&record, findings: &batch.findings)
+                let found = batch.findings.count
+                defer { shaper.locate(&batch.findings, from: found, partners: partners) }
+                let joined = shaper.extend(&record, findings: &batch.findings, partners: &partners)
                 if let parts = shaper.parts(record), let column = shaper.splitIndex {
                     guard parts.count < RowNumbering.partsPerRecord else {
                         batch.findings.append(Finding(file: name, line: record.line, column: mapping.split?.column ?? "",

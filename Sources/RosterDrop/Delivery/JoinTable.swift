@@ -16,6 +16,8 @@ struct JoinTable {
     /// Rows by key: an index into `rows`, or `several` when the key repeats.
     private var byKey: [String: Int32] = [:]
     private var rows: [[String]] = []
+    /// Each row's physical line, so a finding on a joined value names where it is.
+    private var lines: [Int32] = []
     static let several: Int32 = -1
     /// Problems in the partner's own rows, and its SHA-256.
     private(set) var findings: [Finding] = []
@@ -58,6 +60,7 @@ struct JoinTable {
                 if byKey[key] == nil {
                     byKey[key] = Int32(rows.count)
                     rows.append(record.fields)
+                    lines.append(Int32(clamping: record.line))
                 } else {
                     byKey[key] = Self.several
                 }
@@ -91,12 +94,12 @@ struct JoinTable {
     /// The partner of `key`: its cells, `.none` or `.several`.
     func partner(_ key: String) -> Partner {
         guard let index = byKey[key] else { return .none }
-        return index == Self.several ? .several : .one(rows[Int(index)])
+        return index == Self.several ? .several : .one(rows[Int(index)], line: Int(lines[Int(index)]))
     }
 
     enum Partner {
         case none
-        case one([String])
+        case one([String], line: Int)
         case several
     }
 }

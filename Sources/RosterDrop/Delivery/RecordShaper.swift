@@ -57,15 +57,20 @@ struct RecordShaper {
     }
 
     /// Appends added and joined cells. A key that finds no partner, or several, is a finding;
-    /// the record is then completed with empty cells and must be rejected (false).
-    func extend(_ record: inout CSVRecord, findings: inout [Finding]) -> Bool {
+    /// the record is then completed with empty cells and must be rejected (false). `partners`
+    /// gets, per join, the partner's line (0: none).
+    func extend(_ record: inout CSVRecord, findings: inout [Finding], partners: inout [Int]) -> Bool {
         record.fields += added
+        partners.removeAll(keepingCapacity: true)
         var complete = true
         for (table, keyIndex) in zip(tables, joinKeys) {
             let key = keyIndex < record.fields.count ? record.fields[keyIndex].trimmingSpaces : ""
             var cells: [String]?
+            var line = 0
             switch key.isEmpty ? .none : table.partner(key) {
-            case .one(let partner): cells = partner
+            case .one(let partner, let at):
+                cells = partner
+                line = at
             case .none where key.isEmpty: break
             case .none:
                 findings.append(Finding(file: file, line: record.line, column: table.join.column, value: key, rule: .noPartner,
@@ -75,6 +80,7 @@ struct RecordShaper {
                                         rule: .severalPartners, detail: "\(table.name):\(table.join.partnerColumn)"))
             }
             if cells == nil, !key.isEmpty { complete = false }
+            partners.append(line)
             let width = table.header.count
             if let cells, cells.count == width {
                 record.fields += cells
@@ -96,4 +102,19 @@ struct RecordShaper {
     }
 
     var splitIndex: Int? { splitColumn }
+
+    /// Moves findings on joined columns (`roles.grade`) to where the value is: the partner
+    /// file, its line and its own column name.
+    func locate(_ findings: inout [Finding], from start: Int, partners: [Int]) {
+        guard !tables.isEmpty, start < findings.count else { return }
+        for index in start..<findings.count {
+            for (table, line) in zip(tables, partners) where line > 0 {
+                let prefix = table.join.source.name + "."
+                guard findings[index].column.hasPrefix(prefix) else { continue }
+                findings[index].file = table.name
+                findings[index].line = line
+                findings[index].column = String(findings[index].column.dropFirst(prefix.count))
+            }
+        }
+    }
 }
