@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # The demo's story, on a folder prepared by `make demo` or `make demo-sftp`: the job run at
 # three moments, with the clock injected (--now), then what it wrote.
+#   before: a legacy school's Excel sheets, mailed to support, are checked offline against
+#           mappings/excel-sv (`rosterdrop validate`), then uploaded to its drop folder
 #   day 1:  exempel-kommun's integration starts (its licenses exported, old groups deleted),
-#           two daily deliveries are applied; friskolan-norr test-runs (mode: test)
+#           two daily deliveries are applied; friskolan-norr test-runs (mode: test); the
+#           Excel sheets are read once they have kept their size (stable_seconds)
 #   day 24: no delivery; ended trials are removed; old accounts still at risk are listed
 #   day 31: the 30-day clean-up deletes the old accounts Skolon never licensed
 set -uo pipefail
@@ -14,7 +17,15 @@ run() {
   echo "=== $1 — rosterdrop run --now $2"
   "$BIN/rosterdrop" run --config "$DIR/config.yaml" --now "$2" --quiet || status=$?
 }
+echo "=== Onboarding skolan-excel: its mapping folder, then the sheets it mailed in, checked offline"
+"$BIN/rosterdrop" mapping check mappings/excel-sv || status=$?
+"$BIN/rosterdrop" validate --mappings mappings/excel-sv --school-units 41000001,41000002 --products "$DIR/products.csv" \
+  --out "$DIR/mailed-in" "$DIR/mailed-in/skolan-excel/elever.csv" "$DIR/mailed-in/skolan-excel/licenser.csv"
+# The school uploads the same sheets to its drop folder (dates kept, as an upload keeps them).
+cp -p "$DIR"/mailed-in/skolan-excel/*.csv "$DIR/drop/skolan-excel/inbox/"
+
 run "Day 1: integration start and the first deliveries" 2026-11-24T06:00:00Z
+run "Day 1, ten minutes later: skolan-excel's sheets have kept their size" 2026-11-24T06:10:00Z
 run "Day 24: no delivery — trials end, accounts at risk are listed" 2026-12-17T06:00:00Z
 run "Day 31: the integration's 30-day clean-up" 2026-12-24T06:00:00Z
 

@@ -45,6 +45,19 @@ public enum DemoSamples {
             deliveries.append(.init(organisation: organisation.slug, timestamp: delivery.timestamp, inbox: inbox, files: files))
         }
 
+        // A legacy school's Excel sheets, as mailed to support before it is onboarded
+        // (`mappings/excel-sv`): dated the evening before the demo's first day.
+        var excel = SchoolExport.roster(seed: seed)
+        excel.people[3].email = "kalle.at.skolan"
+        let mailed = dir.appendingPathComponent("mailed-in/skolan-excel", isDirectory: true)
+        let sheets = try excel.write(.excel, to: mailed, timestamp: "", products: SampleCatalogue.products.prefix(3).map(\.productID),
+                                     validFrom: "2026-08-01", validTo: "2027-07-31")
+        for name in sheets {
+            try fileManager.setAttributes([.modificationDate: Date(timeIntervalSince1970: 1_795_456_800)],
+                                          ofItemAtPath: mailed.appendingPathComponent(name).path)
+        }
+        try fileManager.createDirectory(at: dir.appendingPathComponent("drop/skolan-excel/inbox"), withIntermediateDirectories: true)
+
         let portal = PortalBeforeSQL(cast: cast, seed: seed)
         let portalFile = dir.appendingPathComponent("portal-before.sql")
         try Data(portal.text.utf8).write(to: portalFile, options: .atomic)

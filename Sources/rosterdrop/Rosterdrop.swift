@@ -399,7 +399,7 @@ struct Validate: ParsableCommand {
         if result.outcome == .refused { text += "the files would be refused whole (see the report)\n" }
         if result.findings.isEmpty { text += "no findings\n" }
         for (rule, count) in result.findings.sorted(by: { ($1.value, $0.key) < ($0.value, $1.key) }) {
-            let message = Rule(rawValue: rule)?.english("") ?? ""
+            let message = Rule(rawValue: rule)?.english("", source: result.source) ?? ""
             text += "  \(count)× \(rule): \((result.examples[rule] ?? []).joined(separator: ", "))\(count > 3 ? ", …" : "")\n"
             text += "      \(message.prefix(110))\n"
         }

@@ -35,6 +35,8 @@ public struct OfflineValidation {
         /// The reject report written, when there were findings.
         public var report: String?
         public var outcome: DeliveryOutcome
+        /// Where the data comes from, as messages name it (the mapping's `source:`).
+        public var source: String?
     }
 
     /// The stamp the files are read under: deliveries are named by it, reports show the
@@ -90,7 +92,7 @@ public struct OfflineValidation {
         }
         let kinds = Set(mapping.feeds.filter { given.contains($0.source.name) }.map(\.kind.rawValue))
         var result = Result(rows: delivery.counts.filter { kinds.contains($0.key) }, findings: [:], examples: [:], report: nil,
-                            outcome: delivery.outcome)
+                            outcome: delivery.outcome, source: mapping.delivery.sourceName)
         if let rejects = delivery.rejects {
             let report = try rewrite(work.appendingPathComponent("drop/outbox").appendingPathComponent(rejects),
                                      names: originalNames, result: &result)
