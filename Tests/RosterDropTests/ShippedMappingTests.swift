@@ -159,4 +159,27 @@ struct ShippedMappingTests {
         // The finding names where the value is: roles.csv, its line and its own column.
         #expect(result.examples["field.integer"] == ["roles.csv:3"])
     }
+
+    @Test func aUserWhoseRoleRowIsMissingIsRejectedAndKeptNotLeftOut() throws {
+        let drop = try Self.drop(.sds)
+        let export = SchoolExport.roster(day: 1)
+        _ = try Self.deliver(export, .sds, to: drop, at: Self.day1)
+        _ = try Self.settle(drop, at: Self.day1)
+        let student = try #require(export.people.first { !$0.teacher })
+        #expect(try drop.count("SELECT COUNT(*) FROM accounts WHERE person_id = ?", ["org1/\(student.id)"]) == 1)
+        // The next export lost the student's roles row: the join finds no partner. The row
+        // is rejected with that finding — not left out by `select:` — so the account stays.
+        _ = try Self.deliver(export, .sds, to: drop, at: Self.day2)
+        let roles = drop.inbox().appendingPathComponent("roles.csv")
+        let kept = try String(contentsOf: roles, encoding: .utf8).components(separatedBy: "\r\n")
+            .filter { !$0.hasPrefix(student.id + ",") }.joined(separator: "\r\n")
+        try kept.write(to: roles, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.modificationDate: Self.day2.addingTimeInterval(-3600)], ofItemAtPath: roles.path)
+        let summary = try Self.settle(drop, at: Self.day2)
+        let delivery = try #require(summary.organisations.first?.deliveries.first)
+        #expect(delivery.filtered?["users"] == 1, "only the administrator is left out")
+        let rejects = try drop.report("rejects_\(delivery.timestamp).csv.gz").dropFirst()
+        #expect(rejects.contains { $0[0] == "users.csv" && $0[2] == "sourcedId" && $0[3] == student.id && $0[4] == "join.no_partner" })
+        #expect(try drop.count("SELECT COUNT(*) FROM accounts WHERE person_id = ?", ["org1/\(student.id)"]) == 1)
+    }
 }

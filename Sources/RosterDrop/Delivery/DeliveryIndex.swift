@@ -331,14 +331,17 @@ final class DeliveryIndex: @unchecked Sendable {
     // MARK: - Between files (job thread)
 
     /// The duplicate findings of the file just read, and the rows they reject; clears them.
-    func takeRepeats(_ rules: KindRules) -> (findings: [Finding], linesToReject: [Int], rowsToStage: [StagedBatch.Row]) {
+    /// `keyColumns` names the key's column in each file, when the kind's files differ.
+    func takeRepeats(_ rules: KindRules, keyColumns: [String: String] = [:]) -> (findings: [Finding], linesToReject: [Int],
+                                                                                 rowsToStage: [StagedBatch.Row]) {
         var findings: [Finding] = []
         for key in repeatOrder {
             guard let lines = repeats[key] else { continue }
             let shown = numbering.describe(rules.kind, lines.map(Int.init))
             for line in lines.dropFirst(rules.keyUnique ? 0 : 1) {
                 let place = numbering.locate(rules.kind, Int(line))
-                findings.append(Finding(file: place.file, line: place.line, column: rules.keyUnique ? rules.keyColumn : "",
+                let column = keyColumns[place.file] ?? rules.keyColumn
+                findings.append(Finding(file: place.file, line: place.line, column: rules.keyUnique ? column : "",
                                         value: repeatValues[key] ?? "", rule: .duplicate, detail: shown))
             }
         }

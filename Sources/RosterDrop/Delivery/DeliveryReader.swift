@@ -117,7 +117,7 @@ struct DeliveryReader {
                     parser.checks = (organisation.checksSchoolUnits, organisation.checksProducts)
                     parser.joins = tables
                     if !granted { parser.licenseRules = rules }
-                    let segment = index.numbering.begin(kind, file: name, splits: feed.split != nil)
+                    let segment = index.numbering.begin(kind, file: name, source: feed.source.name, splits: feed.split != nil)
                     parser.numbering = segment
                     let url = granted ? rules?.url ?? work : try local(name)
                     let load = try FileLoader(parser: parser, db: db, index: index)

@@ -101,6 +101,7 @@ final class FileParser: @unchecked Sendable {
                     guard parts.count < RowNumbering.partsPerRecord else {
                         batch.findings.append(Finding(file: name, line: record.line, column: mapping.split?.column ?? "",
                                                       rule: .tooManyValues, detail: "\(RowNumbering.partsPerRecord - 1)"))
+                        load.rows += 1
                         load.unkeyed += 1
                         return
                     }
@@ -152,7 +153,9 @@ final class FileParser: @unchecked Sendable {
             throw DeliveryRefusal(findings: [Finding(file: name, line: record.line, rule: .tooLarge, detail: "\(RowNumbering.limit)")])
         }
         load.rows += 1
-        if !mapping.select.isEmpty, !validator.selects(record) {
+        // A row whose join failed is rejected (its key protects its record), never left out:
+        // its blank joined cells say nothing of what `select` would keep.
+        if joined, !mapping.select.isEmpty, !validator.selects(record) {
             load.filtered += 1
             var staged = StagedBatch.Row(line: row, rejected: false, values: rawValues(record, validator: validator))
             staged.filtered = true

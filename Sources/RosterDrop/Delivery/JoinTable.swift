@@ -42,6 +42,7 @@ struct JoinTable {
         func handle(_ event: CSVEvent) {
             switch event {
             case .record(var record):
+                guard problem == nil else { return }
                 for index in dropped where index < record.fields.count { record.fields[index] = "" }
                 if header.isEmpty {
                     header = record.fields.map(\.trimmingSpaces)
@@ -65,6 +66,19 @@ struct JoinTable {
                     byKey[key] = Self.several
                 }
             case .problem(let found):
+                guard problem == nil else { return }
+                if header.isEmpty {
+                    // A header line that cannot be read: most likely another encoding.
+                    if case .invalidEncoding = found.kind {
+                        let other: TextEncoding = source.encoding == .utf8 ? .windows1252 : .utf8
+                        problem = DeliveryRefusal(findings: [Finding(file: name, line: found.line, rule: .encodingMismatch,
+                                                                     detail: other.rawValue)])
+                    } else {
+                        problem = DeliveryRefusal(findings: [Finding(file: name, line: found.line, rule: .unreadableFile,
+                                                                     detail: Rule.Unreadable.noHeader)])
+                    }
+                    return
+                }
                 records += 1
                 switch found.kind {
                 case .unclosedQuote:

@@ -10,6 +10,8 @@ final class RowNumbering: @unchecked Sendable {
     struct Segment: Sendable {
         var start: Int
         var file: String
+        /// The mapping's name for the file (`files:`), to find the feed that read it.
+        var source = ""
         /// Bits left for a record's values (0: one row per record).
         var shift: Int
 
@@ -24,8 +26,8 @@ final class RowNumbering: @unchecked Sendable {
     private var next: [EntityKind: Int] = [:]
 
     /// Opens the next file of `kind`.
-    func begin(_ kind: EntityKind, file: String, splits: Bool) -> Segment {
-        let segment = Segment(start: next[kind] ?? 0, file: file, shift: splits ? 8 : 0)
+    func begin(_ kind: EntityKind, file: String, source: String = "", splits: Bool) -> Segment {
+        let segment = Segment(start: next[kind] ?? 0, file: file, source: source, shift: splits ? 8 : 0)
         segments[kind, default: []].append(segment)
         return segment
     }
@@ -39,6 +41,11 @@ final class RowNumbering: @unchecked Sendable {
     func locate(_ kind: EntityKind, _ row: Int) -> (file: String, line: Int) {
         guard let segment = segments[kind]?.last(where: { $0.start <= row }) else { return ("", row) }
         return (segment.file, (row - segment.start) >> segment.shift)
+    }
+
+    /// The delivered name of the file `source` made `kind`'s rows from, when it was read.
+    func file(of kind: EntityKind, source: String) -> String? {
+        segments[kind]?.first { $0.source == source }?.file
     }
 
     /// `rows` shown as lines for a finding's detail: bare when one file holds them all.

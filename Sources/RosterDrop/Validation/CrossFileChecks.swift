@@ -16,12 +16,16 @@ struct CrossFileChecks {
     func run(_ kind: EntityKind, feeds: [Feed]) throws {
         guard let fileMapping = feeds.first else { return }
         let rules = KindRules(fileMapping)
-        let repeats = index.takeRepeats(rules)
+        // Each file's own column names, for findings on its rows (several files can make a kind).
+        let keyColumns = Dictionary(feeds.compactMap { feed in
+            index.numbering.file(of: kind, source: feed.source.name).map { ($0, KindRules(feed).keyColumn) }
+        }, uniquingKeysWith: { first, _ in first })
+        let repeats = index.takeRepeats(rules, keyColumns: keyColumns)
         try StagingArea.insert(repeats.findings, db)
         try StagingArea.reject(kind, lines: repeats.linesToReject, db)
         let inserter = try StagingInserter(db, kind: kind)
         for row in repeats.rowsToStage { try inserter.insert(row) }
-        if kind == .users { try rejectOtherOrganisations(fileMapping) }
+        if kind == .users { try rejectOtherOrganisations(feeds) }
         for field in rules.otherUnique {
             try rejectDuplicates(kind, columns: [field.target], header: field.column)
         }
@@ -83,8 +87,12 @@ struct CrossFileChecks {
     }
 
     /// A person already linked to an account of another organisation is never taken over.
-    private func rejectOtherOrganisations(_ fileMapping: Feed) throws {
-        let header = fileMapping.fields.first { $0.target == "person_id" }?.column ?? "person_id"
+    private func rejectOtherOrganisations(_ feeds: [Feed]) throws {
+        var headers: [String: String] = [:]
+        for feed in feeds {
+            guard let file = index.numbering.file(of: .users, source: feed.source.name) else { continue }
+            headers[file] = feed.fields.first { $0.target == "person_id" }?.column ?? "person_id"
+        }
         let rows = try GRDB.Row.fetchAll(db, sql: """
             SELECT s.line, s.person_id FROM stage_users s JOIN accounts a ON a.person_id = s.person_id
             WHERE s.rejected = 0 AND (a.organisation_id IS NULL OR a.organisation_id <> ?)
@@ -92,7 +100,7 @@ struct CrossFileChecks {
             """, arguments: [organisation])
         try StagingArea.insert(rows.map {
             let at = place(.users, $0["line"])
-            return Finding(file: at.file, line: at.line, column: header,
+            return Finding(file: at.file, line: at.line, column: headers[at.file] ?? "person_id",
                            value: mapping.delivery.personIDs.delivered($0["person_id"], organisation: organisation), rule: .otherOrganisation)
         }, db)
         try markRejected(.users, lines: rows.map { $0["line"] })
