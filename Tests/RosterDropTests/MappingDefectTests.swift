@@ -10,7 +10,7 @@ struct MappingDefectTests {
         #expect(Rule.length.english("min:2").contains("at least 2 characters"))
         let mapping = try Mapping.load(folder: MappingTests.folder(["users.yaml": MappingTests.legacyUsers]))
         let users = try #require(mapping.feeds(.users).first)
-        var reader = CSVReader(delimiter: users.delimiter, encoding: users.encoding)
+        var reader = CSVReader(delimiter: users.source.delimiter, encoding: users.source.encoding)
         var records: [CSVRecord] = []
         let bytes = MappingTests.windows1252("Personnummer-id;Roll;Förnamn;Efternamn;E-post;Skolenhet;Årskurs\r\n"
                                              + "1234;Elev;Åsa-Lena;Öberg;asa@skola.se;12345678;7\r\n")
@@ -361,7 +361,7 @@ struct MappingDefectTests {
             """
         let mapping = try Mapping.load(folder: MappingTests.folder(["users.yaml": students]))
         let users = try #require(mapping.feeds(.users).first)
-        var reader = CSVReader(delimiter: users.delimiter)
+        var reader = CSVReader(delimiter: users.source.delimiter)
         var records: [CSVRecord] = []
         let text = "Id;Förnamn;Efternamn;E-post;Skola;Årskurs\n1;Åsa;Berg;Asa.Berg@Skola.SE;Ekskolan;\n2;Bo;Ek;bo@skola.se;Lindskolan;7\n"
             + "3;Cia;Ros;cia@skola.se;Björkskolan;8\n"

@@ -111,13 +111,7 @@ struct MappingSourcesTests {
 
     @Test func aJoinFindsEachRowsPartnerAndSaysWhenThereIsNoneOrSeveral() throws {
         let folder = try MappingTests.folder(Self.joined)
-        let drop = try TestDrop(mapping: folder.path, settings: """
-            licenses:
-              - product: "\(TestDrop.productA)"
-                type: paid
-                from: 2026-08-01
-                to: 2027-06-30
-            """)
+        let drop = try TestDrop(mapping: folder.path, settings: TestDrop.paidLicenses())
         let ts = "20261101T000000Z"
         try Self.deliver(drop, ts, [
             "people_\(ts).csv": ["id,given,family,email", "p1,Åsa,Öberg,a@s.se", "p2,Erik,Lind,e@s.se", "p3,Bo,Ek,b@s.se",

@@ -36,7 +36,7 @@ struct MappingTests {
 
     static func validate(_ row: String, mapping: Feed) throws -> (values: [String?]?, rules: [String]) {
         let header = "Personnummer-id;Roll;Förnamn;Efternamn;E-post;Skolenhet;Årskurs"
-        var reader = CSVReader(delimiter: mapping.delimiter, encoding: mapping.encoding)
+        var reader = CSVReader(delimiter: mapping.source.delimiter, encoding: mapping.source.encoding)
         var records: [CSVRecord] = []
         let bytes = Self.windows1252(header + "\r\n" + row + "\r\n")
         bytes.withUnsafeBytes { reader.feed($0) { if case .record(let record) = $0 { records.append(record) } } }
@@ -55,8 +55,8 @@ struct MappingTests {
     @Test func aLegacyExportIsReadThroughItsOwnMappingFile() throws {
         let mapping = try Mapping.load(folder: Self.folder(["users.yaml": Self.legacyUsers]))
         let users = try #require(mapping.feeds(.users).first)
-        #expect(users.encoding == .windows1252)
-        #expect(users.delimiter == UInt8(ascii: ";"))
+        #expect(users.source.encoding == .windows1252)
+        #expect(users.source.delimiter == UInt8(ascii: ";"))
         let result = try Self.validate("1234;ELEV;Åsa;Öberg;asa@skola.se;12345678;7", mapping: users)
         #expect(result.rules == [])
         #expect(result.values == ["1234", "student", "Åsa", "Öberg", "asa@skola.se", "12345678", "7", nil])

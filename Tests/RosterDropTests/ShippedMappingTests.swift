@@ -12,14 +12,7 @@ struct ShippedMappingTests {
     static let products = [TestDrop.productA, TestDrop.productB]
 
     /// Licenses by rule for the shapes that send none.
-    static let rules = """
-        licenses:
-          - product: "\(TestDrop.productA)"
-            type: paid
-            from: 2026-08-01
-            to: 2027-06-30
-            school_units: ["41000001", "41000002"]
-        """
+    static let rules = TestDrop.paidLicenses(schoolUnits: SchoolExport.schoolUnits)
 
     static func drop(_ shape: SchoolExport.Shape) throws -> TestDrop {
         try TestDrop(organisations: [("org1", SchoolExport.schoolUnits)],

@@ -64,7 +64,7 @@ final class LicenseRuleWriter: @unchecked Sendable {
     init(rules: [LicenseRule], url: URL) throws {
         self.rules = rules
         self.url = url
-        FileManager.default.createFile(atPath: url.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: url.path, contents: nil)
         guard let handle = FileHandle(forWritingAtPath: url.path) else {
             throw DropFolderError(location: url.path, operation: "write", reason: "cannot write the licenses granted by rule")
         }
@@ -111,6 +111,9 @@ final class LicenseRuleWriter: @unchecked Sendable {
         try? handle.close()
     }
 
+    /// The mapping's name for the granted orders' file.
+    static let sourceName = "license_rules"
+
     /// How the granted orders are read: the canonical order columns, the same checks as
     /// delivered orders (products in the catalogue, people in the users file).
     static var mapping: Feed {
@@ -119,7 +122,7 @@ final class LicenseRuleWriter: @unchecked Sendable {
                          unique: name == "order_id", reference: reference, notBefore: notBefore)
         }
         guard let iso = DateFormat("yyyy-MM-dd") else { preconditionFailure("yyyy-MM-dd is a date format") }
-        let source = SourceFile(name: "license_rules", pattern: fileName, gzip: false, encoding: .utf8,
+        let source = SourceFile(name: sourceName, pattern: fileName, gzip: false, encoding: .utf8,
                                 delimiter: UInt8(ascii: ","), mappingFile: "config: licenses")
         return Feed(kind: .distributionOrders, source: source, fields: [
                                field("order_id"), field("person_id", reference: .users), field("product_id", reference: .products),

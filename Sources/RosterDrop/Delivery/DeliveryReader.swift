@@ -69,6 +69,8 @@ struct DeliveryReader {
             : try LicenseRuleWriter(rules: organisation.licenseRules, url: work.appendingPathComponent("license-rules.csv"))
         defer { rules?.close() }
         var fetched: [String: URL] = [:]
+        // Join partners by file and key column: read once, whichever kinds join them.
+        var partnerTables: [String: JoinTable] = [:]
         func local(_ name: String) throws -> URL {
             if let url = fetched[name] { return url }
             let url = try folder.fetch(name, scratch: work)
@@ -92,21 +94,27 @@ struct DeliveryReader {
             index.setApplied(kind, try PortalDatabase.appliedHashes(kind, organisation: organisation.id,
                                                                     expected: expected, db))
             var read: [FileLoad] = []
+            var partners: [FileLoad] = []
             try db.inTransaction {
                 for feed in feeds {
-                    let granted = feed.source.name == LicenseRuleWriter.mapping.source.name && rules != nil
+                    let granted = rules != nil && feed.source.name == LicenseRuleWriter.sourceName
                     let name = granted ? LicenseRuleWriter.fileName : delivery.files[feed.source.name]?.name ?? feed.source.name
                     if granted { rules?.close() }
                     var tables: [JoinTable] = []
                     for join in feed.joins {
                         guard let partner = delivery.files[join.source.name]?.name else { continue }
-                        let table = try JoinTable(join: join, name: partner, url: try local(partner), limits: mapping.delivery.limits,
-                                                  expectedSHA256: manifest?.entries[partner]?.sha256)
+                        let key = partner + "\u{1F}" + join.partnerColumn
+                        var table = try partnerTables[key] ?? JoinTable(join: join, name: partner, url: try local(partner),
+                                                                        limits: mapping.delivery.limits,
+                                                                        expectedSHA256: manifest?.entries[partner]?.sha256)
+                        table.join = join
+                        partnerTables[key] = table
                         if files[partner] == nil {
                             try StagingArea.insert(table.findings, db)
                             var load = FileLoad(kind: kind, name: partner, sha256: table.sha256, records: table.records, unkeyed: 0)
                             load.source = join.source.name
                             files[partner] = load
+                            partners.append(load)
                         }
                         tables.append(table)
                     }
@@ -131,7 +139,7 @@ struct DeliveryReader {
                 return .commit
             }
             index.finish(kind)
-            for load in read + files.values.filter({ $0.kind == kind && !read.map(\.name).contains($0.name) }) {
+            for load in read + partners {
                 do {
                     try verify(load, against: manifest)
                 } catch var refusal as DeliveryRefusal {

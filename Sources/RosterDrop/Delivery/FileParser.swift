@@ -49,7 +49,7 @@ final class FileParser: @unchecked Sendable {
         self.schoolUnits = schoolUnits
         self.products = products
         self.organisation = organisation
-        reader = CSVReader(delimiter: mapping.delimiter, encoding: mapping.encoding, maxFieldBytes: limits.fieldBytes,
+        reader = CSVReader(delimiter: mapping.source.delimiter, encoding: mapping.source.encoding, maxFieldBytes: limits.fieldBytes,
                            maxRecordBytes: limits.recordBytes)
         load = FileLoad(kind: mapping.kind, name: name, sha256: "", records: 0, unkeyed: 0)
         load.source = mapping.source.name
@@ -59,7 +59,7 @@ final class FileParser: @unchecked Sendable {
     /// Reads the whole file at `url`, sending batches into `channel`.
     func parse(url: URL, expectedSHA256: String?, into channel: BatchChannel) throws -> FileLoad {
         self.channel = channel
-        let stream = SourceStream(url: url, name: name, gzip: mapping.gzip, limit: limit)
+        let stream = SourceStream(url: url, name: name, gzip: mapping.source.gzip, limit: limit)
         let sha256 = try stream.read(expectedSHA256: expectedSHA256) { try self.feed($0) }
         try reader.finish { try self.handle($0) }
         try flush()
@@ -97,7 +97,7 @@ final class FileParser: @unchecked Sendable {
                 let found = batch.findings.count
                 defer { shaper.locate(&batch.findings, from: found, partners: partners) }
                 let joined = shaper.extend(&record, findings: &batch.findings, partners: &partners)
-                if let parts = shaper.parts(record), let column = shaper.splitIndex {
+                if let parts = shaper.parts(record), let column = shaper.splitColumn {
                     guard parts.count < RowNumbering.partsPerRecord else {
                         batch.findings.append(Finding(file: name, line: record.line, column: mapping.split?.column ?? "",
                                                       rule: .tooManyValues, detail: "\(RowNumbering.partsPerRecord - 1)"))
@@ -119,7 +119,7 @@ final class FileParser: @unchecked Sendable {
                 if case .invalidEncoding = problem.kind {
                     // A header that is not valid in the declared encoding: most likely the
                     // file was saved in another (Excel's plain CSV is Windows-1252).
-                    let other: TextEncoding = mapping.encoding == .utf8 ? .windows1252 : .utf8
+                    let other: TextEncoding = mapping.source.encoding == .utf8 ? .windows1252 : .utf8
                     throw DeliveryRefusal(findings: [Finding(file: name, line: problem.line, rule: .encodingMismatch,
                                                              detail: other.rawValue)])
                 }
@@ -138,7 +138,7 @@ final class FileParser: @unchecked Sendable {
             case .wrongCellCount(let expected, let found):
                 batch.findings.append(Finding(file: name, line: problem.line, rule: .cellCount, detail: "\(expected)/\(found)"))
             case .invalidEncoding:
-                batch.findings.append(Finding(file: name, line: problem.line, rule: .encoding, detail: mapping.encoding.rawValue))
+                batch.findings.append(Finding(file: name, line: problem.line, rule: .encoding, detail: mapping.source.encoding.rawValue))
             case .tooLong(let field):
                 batch.findings.append(Finding(file: name, line: problem.line, rule: .tooLong,
                                               detail: field ? "field:\(limits.fieldBytes)" : "record:\(limits.recordBytes)"))
@@ -155,7 +155,7 @@ final class FileParser: @unchecked Sendable {
         load.rows += 1
         // A row whose join failed is rejected (its key protects its record), never left out:
         // its blank joined cells say nothing of what `select` would keep.
-        if joined, !mapping.select.isEmpty, !validator.selects(record) {
+        if joined, !validator.selection.isEmpty, !validator.selects(record) {
             load.filtered += 1
             var staged = StagedBatch.Row(line: row, rejected: false, values: rawValues(record, validator: validator))
             staged.filtered = true

@@ -8,7 +8,8 @@ import Foundation
 /// own unreadable rows are findings on it; a record whose key finds no partner, or several,
 /// is a finding on the record (`JoinedRecords`).
 struct JoinTable {
-    let join: Join
+    /// The join this table serves (a table read once can serve joins from several files).
+    var join: Join
     /// The partner's delivered name, for findings.
     let name: String
     /// The partner's header, dropped columns included (their cells are blank).
@@ -95,10 +96,10 @@ struct JoinTable {
             }
         }
         sha256 = try stream.read(expectedSHA256: expectedSHA256) { bytes in
-            try reader.feed(bytes) { handle($0) }
+            reader.feed(bytes) { handle($0) }
             if let problem { throw problem }
         }
-        try reader.finish { handle($0) }
+        reader.finish { handle($0) }
         if let problem { throw problem }
         if header.isEmpty {
             throw DeliveryRefusal(findings: [Finding(file: name, line: 0, rule: .unreadableFile, detail: Rule.Unreadable.noHeader)])

@@ -11,8 +11,11 @@ struct RecordShaper {
     private let tables: [JoinTable]
     /// Per join, the position (in the growing record) of the column it looks up.
     private let joinKeys: [Int]
-    private let splitColumn: Int?
+    /// The position of the column a split feed splits.
+    let splitColumn: Int?
     private let added: [String]
+    /// Whether the shaper changes records at all (the Skolon layout: no).
+    let isIdentity: Bool
 
     /// Prepares for a file whose header is `fileHeader`; a column a join or split needs and
     /// the file lacks refuses the delivery, like any missing column.
@@ -46,10 +49,8 @@ struct RecordShaper {
         self.header = header
         joinKeys = keys
         self.splitColumn = splitColumn
+        isIdentity = tables.isEmpty && added.isEmpty && splitColumn == nil
     }
-
-    /// Whether the shaper changes records at all (the Skolon layout: no).
-    var isIdentity: Bool { tables.isEmpty && added.isEmpty && splitColumn == nil }
 
     /// Blanks the dropped cells of a record as read, before anything else sees it.
     func blankDropped(_ record: inout CSVRecord) {
@@ -100,8 +101,6 @@ struct RecordShaper {
         var seen = Set<String>()
         return pieces.map(\.trimmingSpaces).filter { !$0.isEmpty && seen.insert($0).inserted }
     }
-
-    var splitIndex: Int? { splitColumn }
 
     /// Moves findings on joined columns (`roles.grade`) to where the value is: the partner
     /// file, its line and its own column name.

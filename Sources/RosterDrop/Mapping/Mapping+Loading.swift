@@ -150,10 +150,6 @@ extension Mapping {
         var sources: [SourceFile]
     }
 
-    static func loadLayout(_ url: URL) throws -> DeliveryLayout {
-        try loadHead(url).layout
-    }
-
     static func loadHead(_ url: URL) throws -> Head {
         let object = try YAMLObject.parse(read(url), file: url.path,
                                           allowed: ["version", "source", "ids", "ignore", "manifest", "stable_seconds", "required", "max_file_bytes",
@@ -176,7 +172,7 @@ extension Mapping {
             guard let files = try object.namedObjects("files", allowed: SourceFile.keys), !files.isEmpty else {
                 throw object.error("files", "must declare the files a delivery holds (version 2)")
             }
-            sources = try files.map { name, spec in try SourceFile(name: name, spec: spec, declaredIn: url.path) }
+            sources = try files.map { name, spec in try SourceFile(name: name, spec: spec, declaredIn: url.path, timestamped: false) }
         }
         let required = try object.strings("required") ?? (version == 1 ? ["users", "distribution_orders"] : sources.map(\.name))
         if version == 1 {
@@ -220,14 +216,6 @@ extension Mapping {
         "constant", "transform", "default", "lookup", "derive",
     ]
 
-    static func loadFile(_ url: URL, expecting kind: EntityKind) throws -> Feed {
-        var errors: [ConfigurationError] = []
-        let feeds = try loadKind(url, expecting: kind, version: 1, sources: [], errors: &errors)
-        if let first = errors.first { throw first }
-        guard let feed = feeds.first else { throw ConfigurationError(file: url.path, line: nil, key: nil, message: "makes no rows") }
-        return feed
-    }
-
     /// Reads one kind's file into its feeds (one per file it is made `from`); a field's error
     /// is collected in `errors` and the next field read, so that one look shows them all.
     /// Throws what stops the file as a whole.
@@ -249,7 +237,7 @@ extension Mapping {
         var joins: [Join] = []
         var split: Split?
         if version == 1 {
-            froms = [try SourceFile(name: kind.rawValue, spec: object, declaredIn: url.path)]
+            froms = [try SourceFile(name: kind.rawValue, spec: object, declaredIn: url.path, timestamped: true)]
         } else {
             func declared(_ name: String, key: String) throws -> SourceFile {
                 guard let source = sources.first(where: { $0.name == name }) else {
@@ -334,11 +322,12 @@ extension Mapping {
 extension SourceFile {
     static let keys: Set<String> = ["file", "encoding", "delimiter", "drop", "add"]
 
-    /// A file as `delivery.yaml` declares it (version 2), or as a version-1 kind file does.
-    init(name: String, spec: YAMLObject, declaredIn path: String) throws {
+    /// A file as `delivery.yaml` declares it (version 2), or as a version-1 kind file does
+    /// (`timestamped`: its name must contain `{ts}`).
+    init(name: String, spec: YAMLObject, declaredIn path: String, timestamped: Bool) throws {
         let pattern = try spec.requiredString("file")
         guard !pattern.isEmpty, !pattern.contains("/") else { throw spec.error("file", "must be a plain file name") }
-        if spec.node("from") == nil, spec.node("kind") != nil, !pattern.contains("{ts}") {
+        if timestamped, !pattern.contains("{ts}") {
             throw spec.error("file", "must be a plain file name containing {ts}")
         }
         let encodingName = try spec.string("encoding") ?? "utf-8"

@@ -30,10 +30,6 @@ public struct Mapping: Sendable {
     public var kinds: [EntityKind] { EntityKind.allCases.filter { kind in feeds.contains { $0.kind == kind } } }
 
     public func source(_ name: String) -> SourceFile? { sources.first { $0.name == name } }
-
-    /// Whether the source's files have fixed names (no `{ts}`): a delivery is then the
-    /// files present, dated by their newest modification.
-    public var fixedNames: Bool { sources.contains { $0.isFixed } }
 }
 
 /// One file a delivery may hold, and how it is read into records.
@@ -163,11 +159,6 @@ public struct Feed: Sendable {
     /// `select: {portal field: [values]}`: only rows whose (portal) values are listed are
     /// taken; the others are filtered out — counted, not rejected, and treated as absent.
     public var select: [String: Set<String>] = [:]
-
-    public var gzip: Bool { source.gzip }
-    public var encoding: TextEncoding { source.encoding }
-    public var delimiter: UInt8 { source.delimiter }
-    public var dropped: Set<String> { source.dropped }
 
     /// The file name this feed reads for a delivery timestamp.
     public func fileName(timestamp: String) -> String { source.fileName(timestamp: timestamp) }

@@ -25,6 +25,8 @@ struct RecordValidator {
     var personSlots: [Bool] = []
     /// Per mapped field made by `derive:`, the positions of the columns it is made from.
     var deriveColumns: [[Int]?] = []
+    /// The feed's `select:`, by the slot of the field it selects on, resolved once per file.
+    var selection: [(slot: Int, allowed: Set<String>)] = []
     /// Offline validation may have no school units or catalogue to check against.
     var checksSchoolUnits = true
     var checksProducts = true
@@ -56,7 +58,7 @@ struct RecordValidator {
         }
         if !missing.isEmpty {
             // UTF-8 read as Windows-1252 shows as "FÃ¶rnamn": say which encoding it looks like.
-            if mapping.encoding == .windows1252, header.contains(where: { $0.contains("Ã") }) {
+            if mapping.source.encoding == .windows1252, header.contains(where: { $0.contains("Ã") }) {
                 missing.insert(Finding(file: file, line: 1, rule: .encodingMismatch, detail: TextEncoding.utf8.rawValue), at: 0)
             }
             throw DeliveryRefusal(findings: missing)
@@ -72,6 +74,9 @@ struct RecordValidator {
                                         keySlots: keySlots, dateOrderSlots: dateOrderSlots, schoolUnits: schoolUnits,
                                         products: products, organisation: organisation)
         validator.deriveColumns = deriveColumns
+        validator.selection = mapping.select.compactMap { target, allowed in
+            mapping.fields.firstIndex { $0.target == target }.map { (slot: $0, allowed: allowed) }
+        }
         validator.personSlots = mapping.fields.map { $0.target == "person_id" }
         return validator
     }
@@ -196,14 +201,9 @@ struct RecordValidator {
     /// portal would hold it, is one of those listed. Checked before the row's rules, so a
     /// row left out is never a finding.
     func selects(_ record: CSVRecord) -> Bool {
-        mapping.select.allSatisfy { target, allowed in
-            guard let slot = mapping.fields.firstIndex(where: { $0.target == target }) else { return true }
-            let field = mapping.fields[slot]
-            var value = cell(record, slot)
-            if !field.transforms.isEmpty { value = field.transforms.reduce(value) { $1.apply($0) } }
-            if value.isEmpty, let fallback = field.defaultValue { value = fallback }
-            if let looked = field.lookup?[value] { value = looked }
-            switch field.type {
+        selection.allSatisfy { slot, allowed in
+            var value = prepared(record, slot)
+            switch mapping.fields[slot].type {
             case .enumeration(let map, let caseInsensitive): value = map[caseInsensitive ? value.lowercased() : value] ?? value
             case .integer: value = Int(value).map(String.init) ?? value
             case .date(let format): value = format.isoDate(value) ?? value
@@ -217,13 +217,20 @@ struct RecordValidator {
     /// (transformed, defaulted, looked up when the table has it, a person id namespaced), so
     /// that the record it names is protected from removal; nil when empty.
     func storedForm(_ record: CSVRecord, _ slot: Int) -> String? {
+        let value = prepared(record, slot)
+        if value.isEmpty { return nil }
+        return personSlots.indices.contains(slot) && personSlots[slot] ? personIDs.stored(value, organisation: organisation) : value
+    }
+
+    /// The field's value before its checks: the cell transformed, defaulted when empty, and
+    /// looked up when the table has it.
+    private func prepared(_ record: CSVRecord, _ slot: Int) -> String {
         let field = mapping.fields[slot]
         var value = cell(record, slot)
         if !field.transforms.isEmpty { value = field.transforms.reduce(value) { $1.apply($0) } }
         if value.isEmpty, let fallback = field.defaultValue { value = fallback }
-        if value.isEmpty { return nil }
         if let looked = field.lookup?[value] { value = looked }
-        return personSlots.indices.contains(slot) && personSlots[slot] ? personIDs.stored(value, organisation: organisation) : value
+        return value
     }
 
     /// The record's key values as delivered (trimmed), or nil when a key cell is empty.

@@ -17,6 +17,18 @@ final class TestDrop {
     /// Holds never triggered: for tests about other things that remove a lot.
     static let noHolds = "hold: {users: 100, groups: 100, memberships: 100, licenses: 100}"
 
+    /// An organisation's `licenses:` granting product A, paid, for the school year to every
+    /// user (of `schoolUnits` when given): for sources that send no orders.
+    static func paidLicenses(schoolUnits: [String]? = nil) -> String {
+        """
+        licenses:
+          - product: "\(productA)"
+            type: paid
+            from: 2026-08-01
+            to: 2027-06-30
+        """ + (schoolUnits.map { "\n    school_units: [\($0.map { "\"\($0)\"" }.joined(separator: ", "))]" } ?? "")
+    }
+
     let root: URL
     let configPath: String
     let databasePath: String
