@@ -4,14 +4,24 @@ SHELL := /bin/bash
 
 SWIFT ?= swift
 APT_PACKAGES := zlib1g-dev libsqlite3-dev sqlite3 pkg-config time bc tzdata libssh2-1-dev openssh-server openssh-client
+# Only the tests need a browser (the HTML reports are rendered in headless Chromium).
+TEST_APT_PACKAGES := chromium
 DEMO_DIR := .demo
 BIN := .build/debug
 
-.PHONY: deps build demo demo-sftp test bench clean
+.PHONY: deps test-deps apt-install build demo demo-sftp test bench clean
 
-## deps: install the Debian packages the build, tests, demo and benchmark use (when missing).
+## deps: install the Debian packages the build, demo and benchmark use (when missing).
 deps:
-	@missing=""; for p in $(APT_PACKAGES); do \
+	@$(MAKE) --no-print-directory apt-install PACKAGES="$(APT_PACKAGES)"
+	@command -v $(SWIFT) >/dev/null || { echo "swift is not on PATH (expected Swift 6 toolchain)"; exit 1; }
+
+## test-deps: deps, and what only the tests use.
+test-deps: deps
+	@$(MAKE) --no-print-directory apt-install PACKAGES="$(TEST_APT_PACKAGES)"
+
+apt-install:
+	@missing=""; for p in $(PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -19,7 +29,6 @@ deps:
 	  SUDO=""; [ "$$(id -u)" -eq 0 ] || SUDO=sudo; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
-	@command -v $(SWIFT) >/dev/null || { echo "swift is not on PATH (expected Swift 6 toolchain)"; exit 1; }
 
 build: deps
 	$(SWIFT) build
@@ -38,7 +47,7 @@ demo-sftp: build
 	scripts/demo-sftp.sh
 
 ## test: the whole suite (unit, SQLite, end to end against the built binaries).
-test: deps
+test: test-deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 

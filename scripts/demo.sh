@@ -40,5 +40,7 @@ done
 for f in "$DIR"/drop/*/outbox/accounts_at_risk_*.csv; do echo "-- accounts at risk: $f"; cat "$f"; done
 echo
 echo "Reject reports (gzip'd CSV; read with zcat): $(ls "$DIR"/drop/*/outbox/rejects_*.csv.gz | tr '\n' ' ')"
+echo "HTML reports, one per delivery (open in a browser):"
+for f in "$DIR"/drop/*/outbox/report_*.html; do echo "  file://$(cd "$(dirname "$f")" && pwd)/$(basename "$f")"; done
 echo "Portal database: $DIR/portal.sqlite"
 exit $status

@@ -81,6 +81,7 @@ enum SummaryText {
             text += "      \(delivery.expiredOrders) order(s) already past their end date grant nothing\n"
         }
         if let receipt = delivery.receipt { text += "      receipt: outbox/\(receipt)\n" }
+        if let report = delivery.report { text += "      report:  outbox/\(report)\n" }
         if let rejects = delivery.rejects { text += "      rejects: outbox/\(rejects)\n" }
         return text
     }

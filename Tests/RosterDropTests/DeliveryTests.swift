@@ -206,7 +206,8 @@ struct InterruptedAnswerTests {
         let summary = try JSONDecoder().decode(RunSummary.self, from: Data(next.stdout.utf8))
         #expect(summary.organisations[0].deliveries.map(\.outcome) == [.appliedWithRejects])
         #expect(try drop.snapshot(portalOnly: true) == before)
-        #expect(drop.files("org1", "outbox") == ["receipt_20261101T000000Z.csv", "rejects_20261101T000000Z.csv.gz"],
+        #expect(drop.files("org1", "outbox") == ["receipt_20261101T000000Z.csv", "rejects_20261101T000000Z.csv.gz",
+                                                 "report_20261101T000000Z.html"],
                 "one receipt, no -2 copy")
         #expect(try drop.receipt("20261101T000000Z")["users"]?[4...9] == ["2", "1", "1", "1", "0", "0"])
         let rejects = try drop.report("rejects_20261101T000000Z.csv.gz")

@@ -20,10 +20,10 @@ struct RetentionTests {
 
         // 30 days after the first delivery was archived: its files and receipt go; the second's stay.
         let first = try drop.run(at: instant("2026-12-01T05:00:01Z"))
-        #expect(first.organisations[0].calendar?.purgedFiles == 4)
+        #expect(first.organisations[0].calendar?.purgedFiles == 5)
         #expect(drop.files("org1", "archive") == ["distribution_orders_20261110T020000Z.csv.gz", "manifest_20261110T020000Z.csv",
                                                   "users_20261110T020000Z.csv.gz"])
-        #expect(drop.files("org1", "outbox") == ["README.txt", "receipt_20261110T020000Z.csv"])
+        #expect(drop.files("org1", "outbox") == ["README.txt", "receipt_20261110T020000Z.csv", "report_20261110T020000Z.html"])
         _ = try drop.run(at: instant("2026-12-10T05:00:01Z"))
         #expect(drop.files("org1", "archive").isEmpty)
         #expect(drop.files("org1", "outbox") == ["README.txt"])
@@ -49,7 +49,7 @@ struct RetentionTests {
         _ = try drop.run(at: instant("2026-11-01T05:00:00Z"))
         _ = try drop.run(at: instant("2026-11-03T05:00:01Z"))
         #expect(drop.files("org1", "archive").isEmpty)
-        #expect(drop.files("org1", "outbox") == ["receipt_20261101T020000Z.csv"])
+        #expect(drop.files("org1", "outbox") == ["receipt_20261101T020000Z.csv", "report_20261101T020000Z.html"])
         _ = try drop.run(at: instant("2026-11-06T05:00:01Z"))
         #expect(drop.files("org1", "outbox").isEmpty)
     }

@@ -46,7 +46,7 @@ import Testing
         let cleaned = try drop.run(at: instant("2026-12-01T05:00:01Z"))
         #expect(cleaned.organisations[0].calendar?.cleanupDeleted == 2)
         #expect(try drop.count("SELECT COUNT(*) FROM accounts WHERE id IN (1001, 1002)") == 0)
-        #expect(cleaned.organisations[0].calendar?.purgedFiles == 6)
+        #expect(cleaned.organisations[0].calendar?.purgedFiles == 7)
         #expect(!drop.files("org1", "archive").contains("users_20261101T020000Z.csv.gz"))
         #expect(!drop.files("org1", "outbox").contains("distribution_orders_20261101T050000Z.csv.gz"))
         #expect(drop.files("org1", "outbox").contains("accounts_at_risk_20261125T050000Z.csv"))

@@ -24,7 +24,7 @@ import Testing
         #expect(try drop.count("SELECT COUNT(*) FROM memberships") == 1)
         // Reports were uploaded (under their final names, no temporary left) and the
         // delivery's files moved to archive/ on the server.
-        #expect(drop.files("org1", "outbox") == ["receipt_\(Self.first).csv", "rejects_\(Self.first).csv.gz"])
+        #expect(drop.files("org1", "outbox") == ["receipt_\(Self.first).csv", "rejects_\(Self.first).csv.gz", "report_\(Self.first).html"])
         #expect(try drop.rejectRules(Self.first) == ["field.email"])
         #expect(drop.files("org1", "inbox").isEmpty)
         #expect(drop.files("org1", "archive").count == 5)
@@ -235,7 +235,7 @@ import Testing
         #expect(Self.chattr("-i", outbox.path))
         let next = try drop.run()
         #expect(next.organisations[0].deliveries.map(\.outcome) == [.appliedWithRejects])
-        #expect(drop.files("org1", "outbox") == ["receipt_\(Self.first).csv", "rejects_\(Self.first).csv.gz"])
+        #expect(drop.files("org1", "outbox") == ["receipt_\(Self.first).csv", "rejects_\(Self.first).csv.gz", "report_\(Self.first).html"])
         #expect(try drop.count("SELECT COUNT(*) FROM deliveries") == 1)
     }
 

@@ -25,10 +25,25 @@ struct IntegrationCleanup {
         ORDER BY a.id
         """
 
-    /// How many accounts are at risk, when the warning period runs; else nil.
-    func atRiskCount(_ db: Database) throws -> Int? {
-        guard isWarning, try !isDone(db) else { return nil }
-        return try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM (\(Self.atRiskSQL))", arguments: [context.id])
+    /// Where the integration stands: the start's export, the deadline while the clean-up is
+    /// to come, and in its warning period the accounts at risk.
+    func facts(_ db: Database) throws -> IntegrationFacts {
+        let done = try isDone(db)
+        var facts = IntegrationFacts(startDay: startedOn.iso, started: true)
+        facts.deadline = done ? nil : deadline.iso
+        if let start = try GRDB.Row.fetchOne(db, sql: """
+            SELECT happened_at, licenses FROM calendar_events WHERE organisation_id = ? AND kind = 'integration_start'
+            ORDER BY id LIMIT 1
+            """, arguments: [context.id]), let instant = JobClock.parseISO(start["happened_at"]) {
+            facts.export = ("distribution_orders_\(JobClock.stamp(instant)).csv.gz", start["licenses"])
+        }
+        if isWarning, !done {
+            facts.atRisk = try GRDB.Row.fetchAll(db, sql: Self.atRiskSQL, arguments: [context.id]).map { row in
+                IntegrationFacts.AtRisk(accountID: row["id"], email: row["email"] ?? "", schoolUnit: row["school_unit_code"] ?? "",
+                                        role: row["role"] ?? "")
+            }
+        }
+        return facts
     }
 
     private func isDone(_ db: Database) throws -> Bool {

@@ -7,7 +7,7 @@ import GRDB
 /// job has no record of counts from its mtime); the removal log's rows of ids after theirs.
 enum Retention {
     /// The names of the job's own files in `outbox/`; nothing else there is touched.
-    static let reportPrefixes = ["receipt_", "rejects_", "distribution_orders_", "accounts_at_risk_"]
+    static let reportPrefixes = ["receipt_", "rejects_", "report_", "distribution_orders_", "accounts_at_risk_"]
 
     /// Notes that the job placed `names` in `area` at `now`.
     static func placed(organisation: String, area: DropArea, names: [String], at now: String, _ db: Database) throws {

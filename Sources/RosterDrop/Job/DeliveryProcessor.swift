@@ -13,6 +13,8 @@ public struct DeliverySummary: Sendable, Codable, Equatable {
     public var expiredOrders: Int = 0
     public var receipt: String?
     public var rejects: String?
+    /// The HTML report's name in the outbox.
+    public var report: String?
     public var counts: [String: EntityCounts]
     /// For a held delivery: what it would remove beside what the organisation has.
     public var hold: [HoldFigure]?
@@ -30,8 +32,9 @@ public struct DeliverySummary: Sendable, Codable, Equatable {
 /// a refused or interrupted delivery leaves the portal as it was.
 struct DeliveryProcessor {
     let context: OrganisationContext
-    /// The clean-up deadline's at-risk count, for receipts written while it runs.
-    let atRisk: (Database) throws -> Int?
+    /// Where the organisation's integration stands, for the receipt (its at-risk count) and
+    /// the HTML report.
+    let integration: (Database) throws -> IntegrationFacts?
 
     private var organisation: OrganisationConfiguration { context.organisation }
     private var logger: Logger { context.logger }
@@ -69,8 +72,7 @@ struct DeliveryProcessor {
         }
         FaultPoint.hit("delivery-committed")
         if let answerID, let names = try context.publishPending()[answerID] {
-            summary.receipt = names.first { $0.hasPrefix("receipt_") }
-            summary.rejects = names.first { $0.hasPrefix("rejects_") }
+            summary.name(names)
         }
         logger.info("delivery answered", metadata: ["organisation": "\(organisation.id)", "delivery": "\(delivery.timestamp)",
                                                     "outcome": "\(summary.outcome.rawValue)", "findings": "\(summary.findings)"])
@@ -146,7 +148,8 @@ struct DeliveryProcessor {
         }
         guard context.mode != .dry, let runID = context.runID else {
             try plan()
-            let answer = try answerFiles(delivery, verdict: verdict, findings: findings, atRisk: nil, db: db, work: work)
+            let answer = try answerFiles(delivery, verdict: verdict, findings: findings, integration: try integration(db), db: db,
+                                         work: work)
             let names = try context.answers.publishNow(answer, db: db)
             return summary(delivery, verdict: verdict, findings: findings, names: names)
         }
@@ -199,7 +202,8 @@ struct DeliveryProcessor {
             if apply, let reconciliation {
                 try reconciliation.apply(now: context.stamp, deliveryID: id, reason: approval == nil ? .snapshot : .approvedHold)
             }
-            var answer = try answerFiles(delivery, verdict: verdict, findings: findings, atRisk: try atRisk(db), db: db, work: work)
+            var answer = try answerFiles(delivery, verdict: verdict, findings: findings, integration: try integration(db), db: db,
+                                         work: work)
             answer.deliveryID = id
             answer.archive = verdict.outcome == .held ? [] : archive
             answerID = try context.answers.store(answer, db: db, at: context.stamp).id
@@ -210,33 +214,48 @@ struct DeliveryProcessor {
         return summary(delivery, verdict: verdict, findings: findings, names: [])
     }
 
-    /// The receipt, and the reject report when there are findings.
-    private func answerFiles(_ delivery: Delivery, verdict: Verdict, findings: Int, atRisk: Int?, db: Database,
+    /// The reject report when there are findings, the HTML report, and the receipt.
+    private func answerFiles(_ delivery: Delivery, verdict: Verdict, findings: Int, integration: IntegrationFacts?, db: Database,
                              work: URL) throws -> Answer {
         var files: [(String, URL)] = []
+        let names = delivery.allFiles.map(\.name)
         if findings > 0 && verdict.outcome != .duplicate {
             let local = work.appendingPathComponent("rejects.csv.gz")
-            _ = try ReportWriter.writeRejects(db, files: delivery.allFiles.map(\.name),
-                                              source: organisation.mapping.delivery.sourceName, to: local)
+            _ = try ReportWriter.writeRejects(db, files: names, source: organisation.mapping.delivery.sourceName, to: local)
             files.append(("rejects_\(delivery.timestamp).csv.gz", local))
         }
+        let shown = [.applied, .appliedWithRejects, .appliedWithWarnings, .test, .held].contains(verdict.outcome)
+        var report = DeliveryReport(organisation: organisation.id, timestamp: delivery.timestamp, answeredAt: context.stamp,
+                                    outcome: verdict.outcome, counts: verdict.counts, files: names,
+                                    source: organisation.mapping.delivery.sourceName, hold: verdict.hold, integration: integration)
+        // A duplicate's findings were answered with the delivery it repeats.
+        report.showsFindings = verdict.outcome != .duplicate
+        if shown, let read = verdict.read {
+            report.filtered = read.filtered
+            report.unlicensedUsers = read.unlicensed
+            report.expiredOrders = read.expiredOrders
+        }
+        let page = work.appendingPathComponent("report.html")
+        try report.write(db, to: page)
+        files.append((DeliveryReport.fileName(delivery.timestamp), page))
         // The receipt last: once it is there, the answer is whole.
         let receipt = work.appendingPathComponent("receipt.csv")
         try ReportWriter.writeReceipt(timestamp: delivery.timestamp, organisation: organisation.id, outcome: verdict.outcome,
-                                      counts: verdict.counts, atRisk: atRisk, to: receipt)
+                                      counts: verdict.counts, atRisk: integration?.atRisk?.count, to: receipt)
         files.append(("receipt_\(delivery.timestamp).csv", receipt))
         return Answer(kind: "delivery", deliveryID: nil, files: files)
     }
 
     private func summary(_ delivery: Delivery, verdict: Verdict, findings: Int, names: [String]) -> DeliverySummary {
         let shown = [.applied, .appliedWithRejects, .appliedWithWarnings, .test, .held].contains(verdict.outcome)
-        return DeliverySummary(timestamp: delivery.timestamp, outcome: verdict.outcome, findings: findings,
-                               unlicensedUsers: shown ? verdict.read?.unlicensed ?? 0 : 0,
-                               expiredOrders: shown ? verdict.read?.expiredOrders ?? 0 : 0,
-                               receipt: names.first { $0.hasPrefix("receipt_") }, rejects: names.first { $0.hasPrefix("rejects_") },
-                               counts: Dictionary(uniqueKeysWithValues: verdict.counts.map { ($0.key.rawValue, $0.value) }),
-                               hold: verdict.hold,
-                               filtered: verdict.read.map { Dictionary(uniqueKeysWithValues: $0.filtered.map { ($0.key.rawValue, $0.value) }) })
+        var summary = DeliverySummary(timestamp: delivery.timestamp, outcome: verdict.outcome, findings: findings,
+                                      unlicensedUsers: shown ? verdict.read?.unlicensed ?? 0 : 0,
+                                      expiredOrders: shown ? verdict.read?.expiredOrders ?? 0 : 0,
+                                      counts: Dictionary(uniqueKeysWithValues: verdict.counts.map { ($0.key.rawValue, $0.value) }),
+                                      hold: verdict.hold,
+                                      filtered: verdict.read.map { Dictionary(uniqueKeysWithValues: $0.filtered.map { ($0.key.rawValue, $0.value) }) })
+        summary.name(names)
+        return summary
     }
 
     /// Answers a held delivery an operator discarded: a receipt `discarded` with what it
@@ -260,9 +279,14 @@ struct DeliveryProcessor {
                 let receipt = work.appendingPathComponent("receipt.csv")
                 try ReportWriter.writeReceipt(timestamp: hold.timestamp, organisation: organisation.id, outcome: .discarded,
                                               counts: counts, to: receipt)
+                let page = work.appendingPathComponent("report.html")
+                try DeliveryReport(organisation: organisation.id, timestamp: hold.timestamp, answeredAt: context.stamp,
+                                   outcome: .discarded, counts: counts, source: organisation.mapping.delivery.sourceName,
+                                   hold: hold.figures).write(db, to: page)
                 let id = try ledger.record(runID: context.runID ?? 0, timestamp: hold.timestamp, outcome: .discarded, content: nil,
                                            loads: [], counts: counts, at: context.stamp)
-                let answer = Answer(kind: "discard", deliveryID: id, files: [("receipt_\(hold.timestamp).csv", receipt)],
+                let answer = Answer(kind: "discard", deliveryID: id,
+                                    files: [(DeliveryReport.fileName(hold.timestamp), page), ("receipt_\(hold.timestamp).csv", receipt)],
                                     archive: files)
                 answerID = try context.answers.store(answer, db: db, at: context.stamp).id
                 return .commit
@@ -270,9 +294,10 @@ struct DeliveryProcessor {
         }
         let names = try answerID.flatMap { try context.publishPending()[$0] } ?? []
         logger.info("held delivery discarded", metadata: ["organisation": "\(organisation.id)", "delivery": "\(hold.timestamp)"])
-        return DeliverySummary(timestamp: hold.timestamp, outcome: .discarded, findings: 0, unlicensedUsers: 0,
-                               receipt: names.first, rejects: nil,
-                               counts: Dictionary(uniqueKeysWithValues: counts.map { ($0.key.rawValue, $0.value) }))
+        var summary = DeliverySummary(timestamp: hold.timestamp, outcome: .discarded, findings: 0, unlicensedUsers: 0,
+                                      counts: Dictionary(uniqueKeysWithValues: counts.map { ($0.key.rawValue, $0.value) }))
+        summary.name(names)
+        return summary
     }
 
     /// The summary of a delivery answered now for a run that committed it and stopped
@@ -283,15 +308,25 @@ struct DeliveryProcessor {
               let outcome = DeliveryOutcome(rawValue: row["outcome"]) else { return nil }
         let counts = try Ledger(db: db, organisation: row["organisation_id"]).counts(of: deliveryID)
         let findings = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM findings WHERE delivery_id = ?", arguments: [deliveryID]) ?? 0
-        return DeliverySummary(timestamp: row["timestamp"], outcome: outcome, findings: findings, unlicensedUsers: 0,
-                               receipt: names.first { $0.hasPrefix("receipt_") }, rejects: names.first { $0.hasPrefix("rejects_") },
-                               counts: Dictionary(uniqueKeysWithValues: counts.map { ($0.key.rawValue, $0.value) }))
+        var summary = DeliverySummary(timestamp: row["timestamp"], outcome: outcome, findings: findings, unlicensedUsers: 0,
+                                      counts: Dictionary(uniqueKeysWithValues: counts.map { ($0.key.rawValue, $0.value) }))
+        summary.name(names)
+        return summary
     }
 
     private func phase(_ name: String, _ delivery: Delivery, since started: inout ContinuousClock.Instant) {
         logger.info("delivery \(name)", metadata: ["organisation": "\(organisation.id)", "delivery": "\(delivery.timestamp)",
                                                    "seconds": "\(DeliveryReader.seconds(since: started))"])
         started = ContinuousClock.now
+    }
+}
+
+extension DeliverySummary {
+    /// Takes the published names of the delivery's answer files.
+    mutating func name(_ names: [String]) {
+        receipt = names.first { $0.hasPrefix("receipt_") }
+        rejects = names.first { $0.hasPrefix("rejects_") }
+        report = names.first { $0.hasPrefix("report_") }
     }
 }
 

@@ -87,7 +87,10 @@ struct OrganisationRun {
             let expiry = LicenseExpiry(context: context)
             if context.mode == .live { calendar.expiredLicenses = try expiry.expire() }
             let cleanup = startedOn.map { IntegrationCleanup(context: context, startedOn: $0) }
-            try processDeliveries(context, cleanup: context.mode == .live ? cleanup : nil, summary: &summary)
+            var plannedStart: CalendarDay?
+            if case .planned(let day) = state, startedOn == nil { plannedStart = day }
+            try processDeliveries(context, cleanup: context.mode == .live ? cleanup : nil, plannedStart: plannedStart,
+                                  summary: &summary)
             if context.mode == .live {
                 let settled = try expiry.settle(holdOpen: !summary.holds.isEmpty)
                 calendar.expiredAccounts = settled.accounts
@@ -122,7 +125,7 @@ struct OrganisationRun {
 
     /// The inbox's complete deliveries, oldest first. While a delivery is held, it and
     /// every other delivery of the organisation wait: nothing applies over a held snapshot.
-    private func processDeliveries(_ context: OrganisationContext, cleanup: IntegrationCleanup?,
+    private func processDeliveries(_ context: OrganisationContext, cleanup: IntegrationCleanup?, plannedStart: CalendarDay?,
                                    summary: inout OrganisationSummary) throws {
         let files = try context.folder.list(.inbox)
         let mapping = context.organisation.mapping
@@ -137,7 +140,11 @@ struct OrganisationRun {
                                                             "waiting": "\(scan.waiting.count)",
                                                             "unrecognised": "\(scan.unrecognised.count)"])
         }
-        let processor = DeliveryProcessor(context: context) { db in try cleanup?.atRiskCount(db) }
+        let processor = DeliveryProcessor(context: context) { db in
+            if let cleanup { return try cleanup.facts(db) }
+            if let day = plannedStart { return IntegrationFacts(startDay: day.iso, started: false) }
+            return nil
+        }
         var holds = try context.database.writer.read { db in try Ledger(db: db, organisation: context.id).openHolds() }
         if context.mode != .dry {
             for hold in holds where hold.state == .discarded {

@@ -1,0 +1,452 @@
+import Crypto
+import Foundation
+import GRDB
+
+/// Where an organisation's integration stands, as a delivery's report shows it.
+struct IntegrationFacts: Sendable {
+    /// An account the clean-up will delete unless Skolon licenses it (or it is adopted).
+    struct AtRisk: Sendable {
+        var accountID: Int64
+        var email: String
+        var schoolUnit: String
+        var role: String
+    }
+
+    /// The start day, planned or performed.
+    var startDay: String
+    var started: Bool
+    /// The export the start wrote back to Skolon, and how many licenses it held.
+    var export: (name: String, licenses: Int)?
+    /// The clean-up deadline, while the clean-up is still to come.
+    var deadline: String?
+    /// Accounts at risk, in the clean-up's warning period.
+    var atRisk: [AtRisk]?
+}
+
+/// The HTML report of one delivery, `report_<ts>.html`: one self-contained page beside the
+/// receipt, for the support person explaining a rejected row to a school.
+///
+/// It shows the outcome, the counts of the receipt (and the rows `select` left out), the
+/// findings grouped by rule with the most frequent first, and every rejected row — up to
+/// `rowLimit`, the rest being in the reject report — which a small inline script lets the
+/// reader filter by file and rule and search. Without the script the table is whole and
+/// readable; the page loads nothing from anywhere, and a content security policy lets only
+/// its own script run. Every value is neutralised as in the CSV reports, then escaped.
+struct DeliveryReport {
+    var organisation: String
+    var timestamp: String
+    /// When the job answered it (ISO 8601).
+    var answeredAt: String
+    var outcome: DeliveryOutcome
+    var counts: [EntityKind: EntityCounts]
+    var filtered: [EntityKind: Int] = [:]
+    /// The delivery's files in their order, for the findings' order.
+    var files: [String] = []
+    /// The mapping's `source:`, named in the messages.
+    var source: String?
+    var hold: [HoldFigure]?
+    var integration: IntegrationFacts?
+    /// Accepted users without a license, so not in the portal; orders past their end.
+    var unlicensedUsers = 0
+    var expiredOrders = 0
+    /// Whether the staged findings belong to this delivery's answer.
+    var showsFindings = true
+
+    /// Rejected rows shown in the page; a browser struggles past this, the CSV does not.
+    static let rowLimit = 20_000
+    static let examplesPerRule = 5
+
+    static func fileName(_ timestamp: String) -> String { "report_\(timestamp).html" }
+
+    /// Writes the page from the staged findings.
+    func write(_ db: Database, to url: URL) throws {
+        try ReportWriter.writeLocal(try render(db), to: url)
+    }
+
+    func render(_ db: Database) throws -> String {
+        var page = HTMLText()
+        let script = Self.script
+        let hash = Data(SHA256.hash(data: Data(script.utf8))).base64EncodedString()
+        page.raw("""
+            <!DOCTYPE html>
+            <html lang="sv"><head><meta charset="utf-8">
+            <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'sha256-\(hash)'">
+            <meta name="viewport" content="width=device-width, initial-scale=1">
+            <title>
+            """)
+        page.text("\(organisation) \(timestamp) – \(Self.outcomeText(outcome).swedish)")
+        page.raw("</title><style>\(Self.style)</style></head><body>\n")
+        header(&page)
+        countsTable(&page)
+        if let hold { holdSection(hold, &page) }
+        if let integration { integrationSection(integration, &page) }
+        if showsFindings {
+            let ranks = rankSQL()
+            try findingGroups(db, ranks: ranks, &page)
+            try rejectedRows(db, ranks: ranks, &page)
+        }
+        page.raw("<script>\(script)</script>\n</body></html>\n")
+        return page.text
+    }
+
+    // MARK: Sections
+
+    private func header(_ page: inout HTMLText) {
+        let label = Self.outcomeText(outcome)
+        page.raw("<header><h1>")
+        page.bilingual("Leveransrapport", "Delivery report")
+        page.raw("</h1><p class=\"badge \(Self.tone(outcome))\" id=\"outcome\" data-outcome=\"\(outcome.rawValue)\">")
+        page.bilingual(label.swedish, label.english)
+        page.raw("</p><dl class=\"facts\">")
+        for (swedish, english, value, id) in [("Organisation", "Organisation", organisation, "organisation"),
+                                              ("Leverans", "Delivery", timestamp, "delivery"),
+                                              ("Besvarad", "Answered", answeredAt, "answered")] {
+            page.raw("<dt>")
+            page.bilingual(swedish, english)
+            page.raw("</dt>")
+            page.element("dd", value, attributes: "id=\"\(id)\"")
+        }
+        page.raw("</dl><p class=\"note\">")
+        page.bilingual(Self.outcomeText(outcome).explanationSV, Self.outcomeText(outcome).explanationEN)
+        page.raw("</p></header>\n")
+    }
+
+    private func countsTable(_ page: inout HTMLText) {
+        page.raw("<section><h2>")
+        page.bilingual("Antal per slag", "Counts per kind")
+        page.raw("</h2><table id=\"counts\"><thead><tr><th></th>")
+        for (swedish, english) in Self.countHeadings {
+            page.raw("<th>")
+            page.bilingual(swedish, english)
+            page.raw("</th>")
+        }
+        page.raw("</tr></thead><tbody>")
+        for kind in EntityKind.allCases {
+            let entity = counts[kind] ?? EntityCounts()
+            let name = Self.kindText(kind)
+            page.raw("<tr data-kind=\"\(kind.rawValue)\"><th scope=\"row\">")
+            page.bilingual(name.swedish, name.english)
+            page.raw("</th>")
+            let numbers = [("received", entity.received), ("accepted", entity.accepted), ("rejected", entity.rejected),
+                           ("created", entity.created), ("updated", entity.updated), ("removed", entity.removed),
+                           ("filtered", filtered[kind] ?? 0)]
+            for (field, number) in numbers {
+                page.raw("<td data-count=\"\(kind.rawValue).\(field)\">\(number)</td>")
+            }
+            page.raw("</tr>")
+        }
+        page.raw("</tbody></table>")
+        if unlicensedUsers > 0 || expiredOrders > 0 {
+            page.raw("<p class=\"note\">")
+            if unlicensedUsers > 0 {
+                page.bilingual("\(unlicensedUsers) godkända användare saknar licens och finns därför inte i portalen.",
+                               "\(unlicensedUsers) accepted users have no license, so they are not in the portal.")
+                page.raw("<br>")
+            }
+            if expiredOrders > 0 {
+                page.bilingual("\(expiredOrders) licenser har redan passerat sitt slutdatum och ger ingen åtkomst.",
+                               "\(expiredOrders) licenses are already past their end date and grant nothing.")
+            }
+            page.raw("</p>")
+        }
+        page.raw("</section>\n")
+    }
+
+    private func holdSection(_ figures: [HoldFigure], _ page: inout HTMLText) {
+        page.raw("<section id=\"hold\"><h2>")
+        page.bilingual("Pausad: skulle ta bort för mycket", "Held: it would remove too much")
+        page.raw("</h2><p>")
+        page.bilingual("Inget av leveransen har lästs in. En operatör godkänner den (nästa körning läser in den) eller kasserar den.",
+                       "Nothing of the delivery was applied. An operator approves it (the next run applies it) or discards it.")
+        page.raw("</p><table><thead><tr><th></th><th>")
+        page.bilingual("Skulle ta bort", "Would remove")
+        page.raw("</th><th>")
+        page.bilingual("Av nuvarande", "Of current")
+        page.raw("</th><th>%</th><th>")
+        page.bilingual("Gräns %", "Limit %")
+        page.raw("</th></tr></thead><tbody>")
+        for figure in figures {
+            let over = figure.removing > 0 && figure.percent > figure.limitPercent
+            page.raw("<tr\(over ? " class=\"over\"" : "")>")
+            page.element("th", figure.entity, attributes: "scope=\"row\"")
+            page.raw("<td data-hold=\"\(HTMLText.escape(figure.entity))\">\(figure.removing)</td><td>\(figure.current)</td>")
+            page.raw("<td>\(String(format: "%.1f", figure.percent))</td><td>\(String(format: "%.0f", figure.limitPercent))</td></tr>")
+        }
+        page.raw("</tbody></table><pre>")
+        page.text("rosterdrop holds --config CONFIG \(organisation)\n")
+        page.text("rosterdrop approve --config CONFIG \(organisation) \(timestamp)\n")
+        page.text("rosterdrop discard --config CONFIG \(organisation) \(timestamp)")
+        page.raw("</pre></section>\n")
+    }
+
+    private func integrationSection(_ facts: IntegrationFacts, _ page: inout HTMLText) {
+        page.raw("<section id=\"integration\"><h2>")
+        page.bilingual("Integrationsstart", "Integration start")
+        page.raw("</h2><p>")
+        if facts.started {
+            page.bilingual("Integrationen startade \(facts.startDay).", "The integration started on \(facts.startDay).")
+        } else {
+            page.bilingual("Integrationen startar \(facts.startDay); till dess läses leveranser i testläge.",
+                           "The integration starts on \(facts.startDay); until then deliveries are read in test mode.")
+        }
+        if let export = facts.export {
+            page.raw(" ")
+            page.bilingual("Portalens \(export.licenses) licenser skrevs ut till Skolon som distributionsorder i \(export.name).",
+                           "The portal's \(export.licenses) licenses were written back to Skolon as distribution orders in \(export.name).")
+        }
+        if let deadline = facts.deadline {
+            page.raw(" ")
+            page.bilingual("Konton från före starten som Skolon inte licensierat tas bort \(deadline).",
+                           "Accounts from before the start that Skolon has not licensed are deleted on \(deadline).")
+        }
+        page.raw("</p>")
+        if let atRisk = facts.atRisk {
+            page.raw("<h3>")
+            page.bilingual("Konton i riskzonen: \(atRisk.count)", "Accounts at risk: \(atRisk.count)")
+            page.raw("</h3><p>")
+            page.bilingual("Licensiera dem i Skolon, eller rätta e-postadressen så att kontot kopplas ihop.",
+                           "License them in Skolon, or correct the e-mail address so the account is adopted.")
+            page.raw("</p><table id=\"at-risk\"><thead><tr><th>")
+            page.bilingual("Konto", "Account")
+            page.raw("</th><th>")
+            page.bilingual("E-post", "E-mail")
+            page.raw("</th><th>")
+            page.bilingual("Skolenhet", "School unit")
+            page.raw("</th><th>")
+            page.bilingual("Roll", "Role")
+            page.raw("</th></tr></thead><tbody>")
+            for account in atRisk.prefix(Self.rowLimit) {
+                page.raw("<tr><td>\(account.accountID)</td>")
+                for value in [account.email, account.schoolUnit, account.role] {
+                    page.element("td", SpreadsheetSafety.neutralise(value))
+                }
+                page.raw("</tr>")
+            }
+            page.raw("</tbody></table>")
+        }
+        page.raw("</section>\n")
+    }
+
+    /// Findings grouped by rule (warnings apart), most frequent first, with examples.
+    private func findingGroups(_ db: Database, ranks: (sql: String, arguments: StatementArguments), _ page: inout HTMLText) throws {
+        let groups = try GRDB.Row.fetchAll(db, sql: """
+            SELECT rule, warning, COUNT(*) AS n, COUNT(DISTINCT file || char(31) || line) AS lines
+            FROM stage_findings GROUP BY rule, warning ORDER BY n DESC, rule
+            """)
+        guard !groups.isEmpty else { return }
+        page.raw("<section id=\"rules\"><h2>")
+        page.bilingual("Fel per regel, vanligast först", "Findings by rule, most frequent first")
+        page.raw("</h2><p class=\"note\">")
+        page.bilingual("Rätta det vanligaste felet först: det tar bort flest avvisade rader.",
+                       "Fix the most frequent finding first: it clears the most rejected rows.")
+        page.raw("</p><ol class=\"rules\">")
+        for group in groups {
+            let ruleID: String = group["rule"]
+            let warning = (group["warning"] as Int) != 0
+            let count: Int = group["n"]
+            let lines: Int = group["lines"]
+            let examples = try GRDB.Row.fetchAll(db, sql: """
+                SELECT file, line, column_name, detail FROM stage_findings WHERE rule = ? AND warning = ?
+                ORDER BY \(ranks.sql), file, line, column_name LIMIT \(Self.examplesPerRule)
+                """, arguments: [ruleID, warning] + ranks.arguments)
+            let detail: String = examples.first?["detail"] ?? ""
+            let message = messages(ruleID, detail: detail, warning: warning)
+            page.raw("<li data-rule=\"\(HTMLText.escape(ruleID))\" data-findings=\"\(count)\"><h3>")
+            page.raw("<a href=\"#rule=\(HTMLText.escape(ruleID))\">")
+            page.text(ruleID)
+            page.raw("</a> <span class=\"count\">")
+            page.bilingual("\(count) fel på \(lines) rader", "\(count) findings on \(lines) rows")
+            page.raw("</span>\(warning ? " <span class=\"badge warn\">varning <span class=\"en\" lang=\"en\">warning</span></span>" : "")</h3>")
+            page.element("p", message.swedish)
+            page.element("p", message.english, attributes: "class=\"en\" lang=\"en\"")
+            page.raw("<p class=\"examples\">")
+            page.bilingual("Till exempel:", "For example:")
+            page.raw(" ")
+            page.text(examples.map { example in
+                let line: Int = example["line"]
+                let column: String = example["column_name"]
+                return "\(example["file"] as String)\(line > 0 ? ":\(line)" : "")\(column.isEmpty ? "" : " \(column)")"
+            }.joined(separator: ", ") + (count > examples.count ? ", …" : ""))
+            page.raw("</p></li>")
+        }
+        page.raw("</ol></section>\n")
+    }
+
+    /// Every finding as a row of a table the script filters.
+    private func rejectedRows(_ db: Database, ranks: (sql: String, arguments: StatementArguments), _ page: inout HTMLText) throws {
+        let total = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM stage_findings") ?? 0
+        guard total > 0 else { return }
+        let files = try String.fetchAll(db, sql: "SELECT DISTINCT file FROM stage_findings ORDER BY \(ranks.sql), file",
+                                        arguments: ranks.arguments)
+        let rules = try String.fetchAll(db, sql: "SELECT rule FROM stage_findings GROUP BY rule ORDER BY COUNT(*) DESC, rule")
+        let shown = min(total, Self.rowLimit)
+        page.raw("<section id=\"rejected\"><h2>")
+        page.bilingual("Avvisade rader och varningar", "Rejected rows and warnings")
+        page.raw("</h2>")
+        if shown < total {
+            page.raw("<p class=\"note\" id=\"truncated\">")
+            page.bilingual("Sidan visar de första \(shown) av \(total); alla finns i rejects_\(timestamp).csv.gz.",
+                           "The page shows the first \(shown) of \(total); all are in rejects_\(timestamp).csv.gz.")
+            page.raw("</p>")
+        }
+        page.raw("<form id=\"filters\" class=\"filters\" hidden><label>")
+        page.bilingual("Fil", "File")
+        page.raw(" <select id=\"f-file\"><option value=\"\">–</option>")
+        for file in files { page.element("option", file, attributes: HTMLText.attribute("value", file)) }
+        page.raw("</select></label> <label>")
+        page.bilingual("Regel", "Rule")
+        page.raw(" <select id=\"f-rule\"><option value=\"\">–</option>")
+        for rule in rules { page.element("option", rule, attributes: HTMLText.attribute("value", rule)) }
+        page.raw("</select></label> <label>")
+        page.bilingual("Sök", "Search")
+        page.raw(" <input type=\"search\" id=\"f-text\"></label> <span>")
+        page.bilingual("Visar", "Showing")
+        page.raw(" <output id=\"f-shown\">\(shown)</output> / \(shown)</span></form>")
+        page.raw("<table id=\"rows\" data-total=\"\(total)\"><thead><tr>")
+        for (swedish, english) in [("Fil", "File"), ("Rad", "Line"), ("Kolumn", "Column"), ("Värde", "Value"), ("Regel", "Rule"),
+                                   ("Meddelande (svenska)", "Message (Swedish)"), ("Meddelande (engelska)", "Message (English)")] {
+            page.raw("<th>")
+            page.bilingual(swedish, english)
+            page.raw("</th>")
+        }
+        page.raw("</tr></thead><tbody>\n")
+        let cursor = try GRDB.Row.fetchCursor(db, sql: """
+            SELECT file, line, column_name, value, rule, detail, warning FROM stage_findings
+            ORDER BY \(ranks.sql), file, line, column_name, rule LIMIT \(Self.rowLimit)
+            """, arguments: ranks.arguments)
+        while let row = try cursor.next() {
+            let file: String = row["file"]
+            let ruleID: String = row["rule"]
+            let line: Int = row["line"]
+            let warning = (row["warning"] as Int) != 0
+            let message = messages(ruleID, detail: row["detail"], warning: warning)
+            page.raw("<tr \(HTMLText.attribute("data-file", file)) \(HTMLText.attribute("data-rule", ruleID))\(warning ? " class=\"warn\"" : "")>")
+            page.element("td", file)
+            page.raw("<td>\(line > 0 ? String(line) : "")</td>")
+            page.element("td", row["column_name"])
+            page.element("td", SpreadsheetSafety.neutralise(row["value"]), attributes: "class=\"value\"")
+            page.element("td", ruleID)
+            page.element("td", message.swedish)
+            page.element("td", message.english, attributes: "lang=\"en\"")
+            page.raw("</tr>\n")
+        }
+        page.raw("</tbody></table></section>\n")
+    }
+
+    // MARK: Texts
+
+    private func messages(_ ruleID: String, detail: String, warning: Bool) -> (swedish: String, english: String) {
+        let rule = Rule(rawValue: ruleID)
+        let swedish = rule?.swedish(detail, source: source) ?? detail
+        let english = rule?.english(detail, source: source) ?? detail
+        return warning
+            ? ("Varning, raden används men värdet lämnas tomt: " + swedish, "Warning, the row is kept but this value left empty: " + english)
+            : (swedish, english)
+    }
+
+    /// Orders findings by the delivery's file order, as the reject report does.
+    private func rankSQL() -> (sql: String, arguments: StatementArguments) {
+        guard !files.isEmpty else { return ("0", []) }
+        var rank = "CASE file"
+        for index in files.indices { rank += " WHEN ? THEN \(index)" }
+        return (rank + " ELSE \(files.count) END", StatementArguments(files))
+    }
+
+    static let countHeadings = [("Mottagna", "Received"), ("Godkända", "Accepted"), ("Avvisade", "Rejected"),
+                                ("Skapade", "Created"), ("Ändrade", "Updated"), ("Borttagna", "Removed"),
+                                ("Bortfiltrerade", "Filtered")]
+
+    static func kindText(_ kind: EntityKind) -> (swedish: String, english: String) {
+        switch kind {
+        case .users: ("Användare", "Users")
+        case .groups: ("Grupper", "Groups")
+        case .memberships: ("Gruppmedlemskap", "Memberships")
+        case .distributionOrders: ("Licenser", "Licenses")
+        }
+    }
+
+    struct OutcomeText {
+        var swedish: String
+        var english: String
+        var explanationSV: String
+        var explanationEN: String
+    }
+
+    static func outcomeText(_ outcome: DeliveryOutcome) -> OutcomeText {
+        switch outcome {
+        case .applied:
+            OutcomeText(swedish: "Inläst", english: "Applied",
+                        explanationSV: "Hela leveransen lästes in i portalen.", explanationEN: "The whole delivery was applied to the portal.")
+        case .appliedWithRejects:
+            OutcomeText(swedish: "Inläst med avvisade rader", english: "Applied with rejected rows",
+                        explanationSV: "Leveransen lästes in utom raderna nedan; det de avser lämnades orört i portalen.",
+                        explanationEN: "The delivery was applied except the rows below; what they name was left as it was.")
+        case .appliedWithWarnings:
+            OutcomeText(swedish: "Inläst med varningar", english: "Applied with warnings",
+                        explanationSV: "Alla rader lästes in; några värden lämnades tomma.",
+                        explanationEN: "Every row was applied; some values were left empty.")
+        case .held:
+            OutcomeText(swedish: "Pausad", english: "Held",
+                        explanationSV: "Leveransen skulle ta bort mer än gränsen tillåter och väntar på en operatör.",
+                        explanationEN: "The delivery would remove more than the limit allows and waits for an operator.")
+        case .refused:
+            OutcomeText(swedish: "Avvisad", english: "Refused",
+                        explanationSV: "Leveransen kunde inte läsas in; inget i portalen ändrades. Rätta felen och leverera igen.",
+                        explanationEN: "The delivery could not be applied; nothing in the portal changed. Fix the findings and deliver again.")
+        case .duplicate:
+            OutcomeText(swedish: "Redan mottagen", english: "Duplicate",
+                        explanationSV: "Samma leverans har redan lästs in; inget ändrades.",
+                        explanationEN: "The same delivery was already applied; nothing changed.")
+        case .test:
+            OutcomeText(swedish: "Testläge", english: "Test mode",
+                        explanationSV: "Leveransen lästes och kontrollerades men portalen ändrades inte; siffrorna visar vad den skulle göra.",
+                        explanationEN: "The delivery was read and checked but the portal was not changed; the counts show what it would do.")
+        case .discarded:
+            OutcomeText(swedish: "Kasserad", english: "Discarded",
+                        explanationSV: "En operatör kasserade den pausade leveransen; inget av den lästes in.",
+                        explanationEN: "An operator discarded the held delivery; nothing of it was applied.")
+        }
+    }
+
+    private static func tone(_ outcome: DeliveryOutcome) -> String {
+        switch outcome {
+        case .applied: "good"
+        case .appliedWithRejects, .appliedWithWarnings, .test, .duplicate: "warn"
+        case .held, .refused, .discarded: "bad"
+        }
+    }
+
+    static let style = """
+        body{font:15px/1.45 system-ui,sans-serif;margin:2em;color:#1b1b1b;background:#fff}
+        h1{margin:0 0 .3em}h2{margin-top:1.6em;border-bottom:1px solid #ccc}h3{font-size:1em;margin:.2em 0}
+        .en{color:#555}.note{color:#333}
+        .badge{display:inline-block;padding:.25em .8em;border-radius:1em;font-weight:600}
+        .good{background:#d9f2dc}.warn{background:#fff0c2}.bad{background:#fbd5d5}
+        dl.facts{display:grid;grid-template-columns:max-content auto;gap:.1em 1em}dd{margin:0}
+        table{border-collapse:collapse;margin:.5em 0}th,td{border:1px solid #ccc;padding:.2em .5em;text-align:left;vertical-align:top}
+        #counts td{text-align:right}tr.over{background:#fbd5d5}tr.warn{background:#fffbea}
+        td.value{max-width:24em;overflow-wrap:anywhere;font-family:ui-monospace,monospace}
+        ol.rules li{margin-bottom:.8em}.examples{font-size:.9em}.count{font-weight:400;color:#333}
+        .filters{margin:.5em 0;display:flex;flex-wrap:wrap;gap:.8em;align-items:center}
+        pre{background:#f4f4f4;padding:.6em;overflow-x:auto}
+        @media print{.filters{display:none}body{margin:0}}
+        """
+
+    /// The filter: file, rule and free text, kept in the address's fragment
+    /// (`#file=…&rule=…&q=…`) so a filtered view can be linked and a rule's link filters.
+    static let script = """
+        (function(){var f=document.getElementById('f-file'),r=document.getElementById('f-rule'),\
+        q=document.getElementById('f-text'),out=document.getElementById('f-shown'),form=document.getElementById('filters');\
+        if(!form)return;form.hidden=false;var rows=document.querySelectorAll('#rows tbody tr');\
+        function apply(){var n=0,t=q.value.toLowerCase();for(var i=0;i<rows.length;i++){var tr=rows[i];\
+        var ok=(!f.value||tr.getAttribute('data-file')===f.value)&&(!r.value||tr.getAttribute('data-rule')===r.value)\
+        &&(!t||tr.textContent.toLowerCase().indexOf(t)>=0);tr.hidden=!ok;if(ok)n++;}out.textContent=String(n);}\
+        function fromHash(){var p=new URLSearchParams(location.hash.slice(1));f.value=p.get('file')||'';\
+        r.value=p.get('rule')||'';q.value=p.get('q')||'';apply();}\
+        function toHash(){var p=new URLSearchParams();if(f.value)p.set('file',f.value);if(r.value)p.set('rule',r.value);\
+        if(q.value)p.set('q',q.value);history.replaceState(null,'','#'+p.toString());apply();}\
+        f.addEventListener('change',toHash);r.addEventListener('change',toHash);q.addEventListener('input',toHash);\
+        form.addEventListener('submit',function(e){e.preventDefault();});\
+        window.addEventListener('hashchange',fromHash);fromHash();})();
+        """
+}
