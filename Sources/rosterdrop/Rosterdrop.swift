@@ -8,7 +8,7 @@ struct Rosterdrop: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rosterdrop",
         abstract: "Keeps the portal's users, groups and licenses in step with Skolon drop folders.",
-        subcommands: [Run.self, Integrate.self, Holds.self, Approve.self, Discard.self, Reprocess.self, Products.self,
+        subcommands: [Run.self, Status.self, History.self, Integrate.self, Holds.self, Approve.self, Discard.self, Reprocess.self, Products.self,
                       MappingCommand.self, Validate.self, Fetch.self]
     )
 }

@@ -118,6 +118,9 @@ public struct IntegrationStart {
                 SELECT organisation_id, id FROM accounts WHERE organisation_id = ? AND identity_source <> 'skolon'
                 """, arguments: [organisation])
             outcome.accountsNoted = db.changesCount
+            try ChangeLog.groupsDeleted(db, organisation: organisation, select: """
+                SELECT id FROM groups WHERE organisation_id = ? AND source <> 'skolon'
+                """, arguments: [organisation], at: context.stamp, reason: "integration_start")
             try db.execute(sql: """
                 DELETE FROM memberships WHERE group_id IN (SELECT id FROM groups WHERE organisation_id = ? AND source <> 'skolon')
                 """, arguments: [organisation])

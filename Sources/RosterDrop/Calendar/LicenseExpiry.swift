@@ -39,8 +39,10 @@ struct LicenseExpiry {
                 SELECT DISTINCT organisation_id, account_id FROM licenses
                 WHERE organisation_id = ? AND source = 'skolon' AND valid_to < ?
                 """, arguments: [organisation, today])
-            try db.execute(sql: "DELETE FROM licenses WHERE organisation_id = ? AND source = 'skolon' AND valid_to < ?",
-                           arguments: [organisation, today])
+            let ended = "SELECT id FROM licenses WHERE organisation_id = ? AND source = 'skolon' AND valid_to < ?"
+            try ChangeLog.licensesLost(db, organisation: organisation, select: ended, arguments: [organisation, today],
+                                       at: context.stamp, reason: RemovalReason.licenseExpired.rawValue)
+            try db.execute(sql: "DELETE FROM licenses WHERE id IN (\(ended))", arguments: [organisation, today])
             removed = db.changesCount
             try db.execute(sql: """
                 INSERT INTO calendar_events (run_id, organisation_id, kind, happened_at, licenses)

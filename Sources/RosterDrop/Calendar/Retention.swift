@@ -23,6 +23,7 @@ enum Retention {
         var archived = 0
         var reports = 0
         var removalLog = 0
+        var changeLog = 0
     }
 
     /// Purges what is past its time for one organisation.
@@ -38,6 +39,15 @@ enum Retention {
             try db.execute(sql: "DELETE FROM removal_log WHERE organisation_id = ? AND removed_at < ?",
                            arguments: [context.id, cutoff])
             outcome.removalLog = db.changesCount
+            // What happened to people, and which rejected rows named them: as long as the
+            // record of a removal, no longer.
+            try db.execute(sql: "DELETE FROM change_log WHERE organisation_id = ? AND happened_at < ?",
+                           arguments: [context.id, cutoff])
+            outcome.changeLog = db.changesCount
+            try db.execute(sql: """
+                UPDATE findings SET person_id = NULL WHERE person_id IS NOT NULL AND delivery_id IN (
+                    SELECT id FROM deliveries WHERE organisation_id = ? AND received_at < ?)
+                """, arguments: [context.id, cutoff])
             // Published answers keep only their names; they go with the reports.
             try db.execute(sql: """
                 DELETE FROM answers WHERE organisation_id = ? AND published_at < ?
@@ -47,7 +57,7 @@ enum Retention {
         if outcome != Outcome() {
             context.logger.info("retention purge", metadata: [
                 "organisation": "\(context.id)", "archived_files": "\(outcome.archived)", "reports": "\(outcome.reports)",
-                "removal_log_rows": "\(outcome.removalLog)",
+                "removal_log_rows": "\(outcome.removalLog)", "change_log_rows": "\(outcome.changeLog)",
             ])
         }
         return outcome

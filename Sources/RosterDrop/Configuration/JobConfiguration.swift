@@ -13,6 +13,9 @@ public struct JobConfiguration: Sendable {
     public var timeZone: TimeZone
     public var retention: RetentionPolicy
     public var organisations: [OrganisationConfiguration]
+    /// Where every run writes its metrics in Prometheus' text format (`metrics_file`), for
+    /// node_exporter's textfile collector; nil writes none.
+    public var metricsFile: String?
 
     /// Reads and checks a config file; every problem names the key and line.
     public static func load(path: String) throws -> JobConfiguration {
@@ -24,7 +27,8 @@ public struct JobConfiguration: Sendable {
             throw ConfigurationError(file: path, line: nil, key: nil, message: "cannot be read")
         }
         let base = url.deletingLastPathComponent()
-        let object = try YAMLObject.parse(text, file: path, allowed: ["database", "scratch", "time_zone", "retention", "organisations"])
+        let object = try YAMLObject.parse(text, file: path, allowed: ["database", "scratch", "time_zone", "retention", "organisations",
+                                                                     "metrics_file"])
         let database = resolve(try object.requiredString("database"), base: base)
         let scratch = resolve(try object.string("scratch") ?? (database + ".scratch"), base: base)
         var timeZone = JobClock.defaultTimeZone
@@ -53,8 +57,15 @@ public struct JobConfiguration: Sendable {
             }
             organisations.append(organisation)
         }
-        return JobConfiguration(file: path, database: database, scratch: scratch, timeZone: timeZone, retention: retention,
-                                organisations: organisations)
+        var configuration = JobConfiguration(file: path, database: database, scratch: scratch, timeZone: timeZone,
+                                             retention: retention, organisations: organisations)
+        if let metrics = try object.string("metrics_file") {
+            guard metrics.hasSuffix(".prom") else {
+                throw object.error("metrics_file", "'\(metrics)' must end in .prom (node_exporter's textfile collector reads only those)")
+            }
+            configuration.metricsFile = resolve(metrics, base: base)
+        }
+        return configuration
     }
 
     static func resolve(_ path: String, base: URL) -> String {
@@ -65,7 +76,7 @@ public struct JobConfiguration: Sendable {
 /// One organisation (huvudman): its school units, drop folder and source format.
 public struct OrganisationConfiguration: Sendable {
     static let keys: Set<String> = ["id", "school_units", "drop", "sftp", "mappings", "mode", "integration_start",
-                                    "cleanup_days", "cleanup_warning_days", "hold", "licenses"]
+                                    "cleanup_days", "cleanup_warning_days", "hold", "licenses", "silent_after_days"]
 
     public var id: String
     public var schoolUnits: [String]
@@ -76,6 +87,8 @@ public struct OrganisationConfiguration: Sendable {
     public var hold: HoldPolicy
     /// Licenses granted by rule, for a source that sends no distribution orders.
     public var licenseRules: [LicenseRule] = []
+    /// Days without any delivery after which `rosterdrop status` flags the feed.
+    public var silentAfterDays = 3
     /// Whether rows' school units and products are checked; only offline validation
     /// (`rosterdrop validate` without them) turns these off.
     var checksSchoolUnits = true
@@ -145,6 +158,10 @@ public struct OrganisationConfiguration: Sendable {
         }
         self.integration = integration
         hold = try HoldPolicy(object.object("hold", allowed: HoldPolicy.keys))
+        if let days = try object.int("silent_after_days") {
+            guard days >= 1, days <= 365 else { throw object.error("silent_after_days", "\(days) is outside 1…365") }
+            silentAfterDays = days
+        }
         if let rules = try object.objects("licenses", allowed: LicenseRule.keys) {
             if !mapping.feeds(.distributionOrders).isEmpty {
                 throw object.error("licenses", "the mapping '\(mapping.name)' reads distribution orders; licenses by rule are for sources that send none")

@@ -56,7 +56,8 @@ public struct HoldPolicy: Sendable, Equatable {
 ///     retention:
 ///       archive_days: 30       # inbound files in archive/
 ///       report_days: 30        # the job's own reports in outbox/
-///       removal_log_days: 180  # the record that a person was removed (person_id, when, why)
+///       removal_log_days: 180  # ids about people: removals (person_id, when, why), the change log
+///                              # behind `rosterdrop history`, and which rejected rows named whom
 public struct RetentionPolicy: Sendable, Equatable {
     static let keys: Set<String> = ["archive_days", "report_days", "removal_log_days"]
 

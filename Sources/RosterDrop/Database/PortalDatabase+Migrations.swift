@@ -264,6 +264,36 @@ extension PortalDatabase {
                 UPDATE deliveries SET answered_at = received_at WHERE answered_at IS NULL;
                 """)
         }
+        migrator.registerMigration("v5-support") { db in
+            // What happened to each account, for `rosterdrop history`: ids and field names,
+            // never values; purged with the removal log. A finding names the person of its
+            // row when the portal already knew that id. Each organisation's last run, for
+            // `rosterdrop status` and the metrics.
+            try db.execute(sql: """
+                CREATE TABLE change_log (
+                    organisation_id TEXT NOT NULL,
+                    account_id INTEGER NOT NULL,
+                    delivery_id INTEGER,
+                    happened_at TEXT NOT NULL,
+                    event TEXT NOT NULL,
+                    ref TEXT,
+                    detail TEXT,
+                    reason TEXT
+                );
+                CREATE INDEX change_log_by_account ON change_log(account_id);
+                CREATE INDEX change_log_by_time ON change_log(organisation_id, happened_at);
+                ALTER TABLE findings ADD COLUMN person_id TEXT;
+                CREATE INDEX findings_by_person ON findings(person_id) WHERE person_id IS NOT NULL;
+                CREATE TABLE organisation_runs (
+                    organisation_id TEXT PRIMARY KEY,
+                    last_run_at TEXT NOT NULL,
+                    last_run_ok INTEGER NOT NULL,
+                    last_error TEXT,
+                    last_success_at TEXT,
+                    last_duration_seconds REAL NOT NULL
+                );
+                """)
+        }
         return migrator
     }
 }

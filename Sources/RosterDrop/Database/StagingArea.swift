@@ -29,6 +29,8 @@ struct StagingArea {
             try db.execute(sql: "CREATE INDEX temp.\(kind.stagingTable)_rejected ON \(kind.stagingTable)(line) WHERE rejected = 1")
         }
         try Reconciliation.discardPlan(db)
+        try db.execute(sql: "DROP TABLE IF EXISTS temp.stage_finding_people")
+        try db.execute(sql: "CREATE TEMP TABLE stage_finding_people (file TEXT NOT NULL, line INTEGER NOT NULL, person_id TEXT NOT NULL)")
         try db.execute(sql: "DROP TABLE IF EXISTS temp.stage_findings")
         try db.execute(sql: """
             CREATE TEMP TABLE stage_findings (file TEXT NOT NULL, line INTEGER NOT NULL, column_name TEXT NOT NULL,
@@ -82,6 +84,22 @@ struct StagingArea {
                 WHERE rejected = 1 AND group_id IS NOT NULL AND person_id IS NOT NULL;
             CREATE INDEX temp.stage_groups_by_group_id ON stage_groups(group_id);
             """)
+    }
+
+    /// Notes the person each rejected row names, by file and line, so that its findings can
+    /// name them in the ledger (`Ledger.namePeople`).
+    static func notePeople(_ db: Database, numbering: RowNumbering) throws {
+        let insert = try db.makeStatement(sql: "INSERT INTO stage_finding_people (file, line, person_id) VALUES (?, ?, ?)")
+        for kind in [EntityKind.users, .memberships, .distributionOrders] {
+            let rows = try Row.fetchCursor(db, sql: """
+                SELECT line, person_id FROM \(kind.stagingTable) WHERE rejected = 1 AND person_id IS NOT NULL
+                """)
+            while let row = try rows.next() {
+                let place = numbering.locate(kind, row["line"])
+                try insert.execute(arguments: [place.file, place.line, row["person_id"] as String])
+            }
+        }
+        try db.execute(sql: "CREATE INDEX temp.stage_finding_people_by_place ON stage_finding_people(file, line)")
     }
 
     static let findingSQL = "INSERT INTO stage_findings (file, line, column_name, value, rule, detail, warning) VALUES (?, ?, ?, ?, ?, ?, ?)"

@@ -158,6 +158,7 @@ struct DeliveryReader {
         }
         let presentUsers = index.licensedUsers()
         try db.inTransaction {
+            try StagingArea.notePeople(db, numbering: index.numbering)
             try StagingArea.prepareForPlan(db, presentUsers: presentUsers.planned, vanished: [
                 .users: index.unmatched(.users), .memberships: index.unmatched(.memberships),
                 .distributionOrders: index.unmatched(.distributionOrders),

@@ -202,6 +202,7 @@ struct DeliveryProcessor {
             if apply, let reconciliation {
                 try reconciliation.apply(now: context.stamp, deliveryID: id, reason: approval == nil ? .snapshot : .approvedHold)
             }
+            if findings > 0 { try ledger.namePeople(deliveryID: id) }
             var answer = try answerFiles(delivery, verdict: verdict, findings: findings, integration: try integration(db), db: db,
                                          work: work)
             answer.deliveryID = id

@@ -40,6 +40,37 @@ struct OrganisationRun {
     let retention: RetentionPolicy
 
     func run() -> OrganisationSummary {
+        let started = ContinuousClock.now
+        var summary = process()
+        if context.mode != .dry {
+            let elapsed = (ContinuousClock.now - started).components
+            let seconds = Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
+            do {
+                try record(summary, seconds: seconds)
+            } catch {
+                summary.error = summary.error ?? "the run could not be recorded: \(error)"
+            }
+        }
+        return summary
+    }
+
+    /// Notes the organisation's run for `rosterdrop status` and the metrics.
+    private func record(_ summary: OrganisationSummary, seconds: Double) throws {
+        let now = JobClock.iso(context.clock.now())
+        try context.database.writer.write { db in
+            try db.execute(sql: """
+                INSERT INTO organisation_runs (organisation_id, last_run_at, last_run_ok, last_error, last_success_at,
+                                               last_duration_seconds)
+                VALUES (?1, ?2, ?3, ?4, CASE WHEN ?3 = 1 THEN ?2 END, ?5)
+                ON CONFLICT (organisation_id) DO UPDATE SET last_run_at = excluded.last_run_at,
+                    last_run_ok = excluded.last_run_ok, last_error = excluded.last_error,
+                    last_success_at = COALESCE(excluded.last_success_at, organisation_runs.last_success_at),
+                    last_duration_seconds = excluded.last_duration_seconds
+                """, arguments: [context.id, now, summary.error == nil, summary.error, seconds])
+        }
+    }
+
+    private func process() -> OrganisationSummary {
         var summary = OrganisationSummary(id: context.id, deliveries: [], waiting: [], unrecognised: 0, error: nil)
         var context = self.context
         do {

@@ -73,6 +73,19 @@ struct Ledger {
         return id
     }
 
+    /// Names, in the findings of the delivery `deliveryID`, the person each rejected row
+    /// named — only people the portal has an account for: a rejected row's id may be
+    /// anything, and the ledger keeps no value the portal did not already hold.
+    func namePeople(deliveryID: Int64) throws {
+        try db.execute(sql: """
+            UPDATE findings SET person_id = (
+                SELECT p.person_id FROM stage_finding_people p JOIN accounts a ON a.person_id = p.person_id
+                WHERE p.file = findings.file AND p.line = findings.line AND a.organisation_id = ?
+                LIMIT 1)
+            WHERE delivery_id = ? AND line > 0
+            """, arguments: [organisation, deliveryID])
+    }
+
     /// The counts a delivery was recorded with.
     func counts(of deliveryID: Int64) throws -> [EntityKind: EntityCounts] {
         var counts: [EntityKind: EntityCounts] = [:]

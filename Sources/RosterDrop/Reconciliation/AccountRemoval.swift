@@ -33,6 +33,7 @@ enum AccountRemoval {
                    CASE WHEN EXISTS (SELECT 1 FROM expiry_pending e WHERE e.account_id = a.id) THEN ? ELSE ? END, ?
             FROM accounts a JOIN removing_accounts r ON r.id = a.id
             """, arguments: [organisation, now, RemovalReason.licenseExpired.rawValue, reason.rawValue, deliveryID])
+        try ChangeLog.removing(db, organisation: organisation, deliveryID: deliveryID, at: now, reason: "account_removed")
         try db.execute(sql: "DELETE FROM memberships WHERE account_id IN (SELECT id FROM removing_accounts)")
         let memberships = db.changesCount
         try db.execute(sql: "DELETE FROM licenses WHERE account_id IN (SELECT id FROM removing_accounts)")

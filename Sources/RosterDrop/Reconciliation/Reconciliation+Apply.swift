@@ -28,6 +28,7 @@ extension Reconciliation {
     /// unchanged.
     func apply(now: String, deliveryID: Int64? = nil, reason: RemovalReason = .snapshot) throws {
         let org = organisation
+        try ChangeLog.beforeApply(db, organisation: org, deliveryID: deliveryID, at: now, reason: reason)
         // Groups and accounts; adopted accounts keep their id and data, become linked and
         // take Skolon's fields.
         try db.execute(sql: """
@@ -107,5 +108,6 @@ extension Reconciliation {
                                   reason: reason, deliveryID: deliveryID, at: now)
         try db.execute(sql: "DELETE FROM memberships WHERE group_id IN (SELECT group_ref FROM plan_groups WHERE action = 'remove')")
         try db.execute(sql: "DELETE FROM groups WHERE id IN (SELECT group_ref FROM plan_groups WHERE action = 'remove')")
+        try ChangeLog.afterApply(db, organisation: org, deliveryID: deliveryID, at: now)
     }
 }
