@@ -110,6 +110,14 @@ public struct SyncJob {
                     """, arguments: [forgotten])
             }
         }
+        if let metrics = configuration.metricsFile, !dryRun {
+            do {
+                try MetricsFile.write(database, organisations: configuration.organisations.map(\.id), to: metrics)
+            } catch {
+                // The deliveries are answered; a missing file shows as stale in node_exporter.
+                logger.error("metrics not written", metadata: ["file": "\(metrics)", "error": "\(error)"])
+            }
+        }
         try? database.checkpoint()
         try? FileManager.default.removeItem(at: scratch)
         return summary
