@@ -4,8 +4,9 @@ SHELL := /bin/bash
 
 SWIFT ?= swift
 APT_PACKAGES := zlib1g-dev libsqlite3-dev sqlite3 pkg-config time bc tzdata libssh2-1-dev openssh-server openssh-client
-# Only the tests need a browser (the HTML reports are rendered in headless Chromium).
-TEST_APT_PACKAGES := chromium
+# Only the tests need a browser (the HTML reports are rendered in headless Chromium) and
+# script(1) (a real terminal for the progress line).
+TEST_APT_PACKAGES := chromium bsdutils
 DEMO_DIR := .demo
 BIN := .build/debug
 

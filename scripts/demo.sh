@@ -6,7 +6,8 @@
 #   day 1:  exempel-kommun's integration starts (its licenses exported, old groups deleted),
 #           two daily deliveries are applied; friskolan-norr test-runs (mode: test); the
 #           Excel sheets are read once they have kept their size (stable_seconds)
-#   day 24: no delivery; ended trials are removed; old accounts still at risk are listed
+#   day 24: a later delivery without one person; ended trials are removed; old accounts still
+#           at risk are listed
 #   day 31: the 30-day clean-up deletes the old accounts Skolon never licensed
 set -uo pipefail
 DIR=${1:?usage: scripts/demo.sh DIR}
@@ -26,7 +27,10 @@ cp -p "$DIR"/mailed-in/skolan-excel/*.csv "$DIR/drop/skolan-excel/inbox/"
 
 run "Day 1: integration start and the first deliveries" 2026-11-24T06:00:00Z
 run "Day 1, ten minutes later: skolan-excel's sheets have kept their size" 2026-11-24T06:10:00Z
-run "Day 24: no delivery — trials end, accounts at risk are listed" 2026-12-17T06:00:00Z
+# A later delivery arrives (its manifest last, as Skolon uploads it).
+cp "$DIR"/later/exempel-kommun/*.csv.gz "$DIR/drop/exempel-kommun/inbox/"
+cp "$DIR"/later/exempel-kommun/manifest_*.csv "$DIR/drop/exempel-kommun/inbox/"
+run "Day 24: a later delivery without one person — trials end, accounts at risk are listed" 2026-12-17T06:00:00Z
 run "Day 31: the integration's 30-day clean-up" 2026-12-24T06:00:00Z
 
 echo
@@ -42,5 +46,14 @@ echo
 echo "Reject reports (gzip'd CSV; read with zcat): $(ls "$DIR"/drop/*/outbox/rejects_*.csv.gz | tr '\n' ' ')"
 echo "HTML reports, one per delivery (open in a browser):"
 for f in "$DIR"/drop/*/outbox/report_*.html; do echo "  file://$(cd "$(dirname "$f")" && pwd)/$(basename "$f")"; done
+echo
+person=$(cat "$DIR/story-person.txt")
+echo "=== A person's history: rosterdrop history --config $DIR/config.yaml exempel-kommun --person $person"
+"$BIN/rosterdrop" history --config "$DIR/config.yaml" exempel-kommun --person "$person" || status=$?
+echo
+echo "=== Every feed at a glance: rosterdrop status --config $DIR/config.yaml (exit 3: something is flagged)"
+"$BIN/rosterdrop" status --config "$DIR/config.yaml" --now 2026-12-24T06:05:00Z
+echo "(status exited $?)"
+echo
 echo "Portal database: $DIR/portal.sqlite"
 exit $status

@@ -26,6 +26,9 @@ struct DemoCast {
     let joiningTeacher: String
     /// People whose rows get the bad orders of the first delivery (they keep their valid ones).
     let badOrderHolders: [String]
+    /// The person whose history `make demo` tells: adopted, then moved to another class and
+    /// one license fewer the next day, then absent from a later delivery (one of `adopted`).
+    let storyteller: String
 
     /// Picks the cast deterministically from `roster` and `seed`.
     init(roster: DemoRoster, seed: UInt64) {
@@ -61,5 +64,11 @@ struct DemoCast {
         gainsOrder = take { isLicensed($0) && roster.orderCount(of: $0.personID) < 3 }.personID
         joiningTeacher = take { $0.role == "teacher" && $0.schoolUnitCode == "12345678" }.personID
         badOrderHolders = (0..<3).map { _ in take { isLicensed($0) && roster.orderCount(of: $0.personID) <= 3 }.personID }
+        // Chosen last, among the adopted (not the one whose e-mail changes): a student in a
+        // class with two orders or more, so losing one keeps them in the portal.
+        let candidates = adopted.dropFirst().filter { person in
+            person.role == "student" && classOf[person.personID] != nil && roster.orderCount(of: person.personID) >= 2
+        }
+        storyteller = (candidates.first ?? adopted[1]).personID
     }
 }

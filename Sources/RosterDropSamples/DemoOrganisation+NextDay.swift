@@ -45,6 +45,19 @@ extension DemoOrganisation {
             leave(personID, "7A")
             join(personID, "8B")
         }
+        // The storyteller moves to another class of their school and loses their last order.
+        if let person = roster.people.first(where: { $0.personID == cast.storyteller }),
+           let current = roster.memberships.lazy.compactMap({ membership in
+               roster.groups.first { $0.groupID == membership.groupID && $0.type == "class" && membership.personID == person.personID }
+           }).first,
+           let other = roster.groups.first(where: { $0.type == "class" && $0.schoolUnitCode == current.schoolUnitCode
+                                                     && $0.groupID != current.groupID }) {
+            leave(person.personID, current.name)
+            join(person.personID, other.name)
+        }
+        if let index = roster.orders.lastIndex(where: { $0.personID == cast.storyteller }) {
+            roster.orders.remove(at: index)
+        }
         leave(cast.movedClass, "8A")
         leave(cast.movedClass, "Ma 8A")
         join(cast.movedClass, "8B")

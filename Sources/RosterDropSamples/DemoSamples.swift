@@ -11,6 +11,8 @@ public enum DemoSamples {
     static let firstTimestamp = "20261123T020000Z"
     static let secondTimestamp = "20261124T020000Z"
     static let friskolanTimestamp = "20261123T030000Z"
+    /// A later exempel-kommun delivery, put in the inbox by the demo before its day-24 run.
+    static let laterTimestamp = "20261210T020000Z"
 
     /// Writes the whole demo under `dir` and returns what was written.
     ///
@@ -34,6 +36,13 @@ public enum DemoSamples {
         var secondDelivery = second.delivery(timestamp: secondTimestamp)
         var placement = SplitMix64(seed: seed, stream: kommun.stream, index: 5)
         kommun.insertDuplicatedPerson(into: &secondDelivery, seed: seed, using: &placement)
+
+        // Weeks later: the same snapshot without the storyteller.
+        var third = second
+        third.remove(personID: cast.storyteller)
+        let later = dir.appendingPathComponent("later/exempel-kommun", isDirectory: true)
+        _ = try third.delivery(timestamp: laterTimestamp).write(to: later, level: compressionLevel)
+        try Data((cast.storyteller + "\n").utf8).write(to: dir.appendingPathComponent("story-person.txt"), options: .atomic)
 
         let friskolan = DemoOrganisation.friskolanNorr
         let friskolanDelivery = friskolan.firstRoster(seed: seed).delivery(timestamp: friskolanTimestamp)

@@ -75,7 +75,10 @@ struct Run: ParsableCommand {
         }
         let clock = try Clock.parse(now)
         let summary = try ExitStatus.reporting {
-            try SyncJob(configuration: JobConfiguration.load(path: config), dryRun: dryRun, full: full, now: clock).run()
+            var job = try SyncJob(configuration: JobConfiguration.load(path: config), dryRun: dryRun, full: full, now: clock)
+            // On a terminal, a status line per file while it is read; in cron or a pipe, the log only.
+            if !quiet, TerminalProgress.isTerminal { job.progress = TerminalProgress() }
+            return try job.run()
         }
         // A scheduled run (--quiet) with nothing to report prints nothing: cron mails output.
         if !quiet || !summary.isIdle { FileHandle.standardError.write(Data(SummaryText.render(summary).utf8)) }

@@ -11,7 +11,8 @@ struct TestModeTests {
         try drop.database().read { db in
             let tables = try String.fetchAll(db, sql: """
                 SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT IN ('runs', 'deliveries', 'delivery_files',
-                    'delivery_counts', 'findings', 'answers', 'answer_files', 'drop_placements', 'grdb_migrations')
+                    'delivery_counts', 'findings', 'answers', 'answer_files', 'drop_placements', 'grdb_migrations',
+                    'organisation_runs')
                 ORDER BY name
                 """)
             return try tables.map { table in

@@ -36,6 +36,8 @@ struct DeliveryReader {
     let today: CalendarDay
     let work: URL
     let logger: Logger
+    /// Where each file's progress is shown while it is read (a terminal), if anywhere.
+    var progress: (any ReadProgress)?
 
     var mapping: Mapping { organisation.mapping }
 
@@ -128,8 +130,16 @@ struct DeliveryReader {
                     let segment = index.numbering.begin(kind, file: name, source: feed.source.name, splits: feed.split != nil)
                     parser.numbering = segment
                     let url = granted ? rules?.url ?? work : try local(name)
+                    if let progress {
+                        let size = (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? NSNumber)?.int64Value ?? 0
+                        parser.meter = progress.begin(organisation: organisation.id, file: name, bytes: size)
+                    }
+                    let fileStarted = ContinuousClock.now
                     let load = try FileLoader(parser: parser, db: db, index: index)
                         .run(url: url, expectedSHA256: manifest?.entries[name]?.sha256)
+                    logger.info("file read", metadata: ["organisation": "\(organisation.id)", "delivery": "\(delivery.timestamp)",
+                                                        "file": "\(name)", "records": "\(load.records)",
+                                                        "seconds": "\(Self.seconds(since: fileStarted))"])
                     index.numbering.end(kind, segment, lastLine: load.lastLine)
                     read.append(load)
                     // A file several feeds read is reported, and recorded, once.

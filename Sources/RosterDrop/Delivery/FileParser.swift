@@ -23,6 +23,8 @@ final class FileParser: @unchecked Sendable {
     let hashing: RowHashing
     /// Join partners, read before this file.
     var joins: [JoinTable] = []
+    /// Shows how far the file is read, when someone watches.
+    var meter: FileMeter?
     /// How this file's rows are numbered among its kind's.
     var numbering = RowNumbering.Segment(start: 0, file: "", shift: 0)
     private let rules: KindRules
@@ -60,7 +62,10 @@ final class FileParser: @unchecked Sendable {
     func parse(url: URL, expectedSHA256: String?, into channel: BatchChannel) throws -> FileLoad {
         self.channel = channel
         let stream = SourceStream(url: url, name: name, gzip: mapping.source.gzip, limit: limit)
-        let sha256 = try stream.read(expectedSHA256: expectedSHA256) { try self.feed($0) }
+        defer { meter?.end(rows: load.records) }
+        let sha256 = try stream.read(expectedSHA256: expectedSHA256, stored: { [meter] bytes in
+            meter?.update(rows: self.load.records, bytesRead: bytes)
+        }) { try self.feed($0) }
         try reader.finish { try self.handle($0) }
         try flush()
         if validator == nil {

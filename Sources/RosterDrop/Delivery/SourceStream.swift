@@ -15,8 +15,10 @@ struct SourceStream {
     let gzip: Bool
     let limit: Int64
 
-    /// Feeds the plain bytes to `body`; returns the file's SHA-256 (hex).
-    func read(expectedSHA256: String?, _ body: (UnsafeRawBufferPointer) throws -> Void) throws -> String {
+    /// Feeds the plain bytes to `body`, telling `stored` how many of the file's bytes were read
+    /// so far after each chunk; returns the file's SHA-256 (hex).
+    func read(expectedSHA256: String?, stored: (Int64) -> Void = { _ in },
+              _ body: (UnsafeRawBufferPointer) throws -> Void) throws -> String {
         guard let handle = FileHandle(forReadingAtPath: url.path) else {
             throw DeliveryRefusal(findings: [Finding(file: name, line: 0, rule: .unreadableFile, detail: Rule.Unreadable.cannotOpen)])
         }
@@ -24,6 +26,7 @@ struct SourceStream {
         var hasher = SHA256()
         let decoder = gzip ? try GzipDecoder(limit: limit) : nil
         var plainBytes: Int64 = 0
+        var storedBytes: Int64 = 0
         do {
             while true {
                 let chunk = try handle.read(upToCount: 1 << 20) ?? Data()
@@ -38,6 +41,8 @@ struct SourceStream {
                         try body(buffer)
                     }
                 }
+                storedBytes += Int64(chunk.count)
+                stored(storedBytes)
             }
             try decoder?.finish()
         } catch let error as GzipError {

@@ -95,8 +95,9 @@ struct DeliveryProcessor {
                                                      detail: latest.timestamp)])
         }
         var started = ContinuousClock.now
-        let reader = DeliveryReader(organisation: organisation, folder: context.folder, full: context.full,
+        var reader = DeliveryReader(organisation: organisation, folder: context.folder, full: context.full,
                                     today: context.today, work: work, logger: logger)
+        reader.progress = context.progress
         let read = try reader.read(delivery, db: db)
         if !again, let latest, latest.content == read.content { return Verdict(outcome: .duplicate, counts: read.counts) }
         phase("checked", delivery, since: &started)

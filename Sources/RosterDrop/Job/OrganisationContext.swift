@@ -28,6 +28,8 @@ struct OrganisationContext {
     var full: Bool
     var scratch: URL
     var logger: Logger
+    /// Where reading progress is shown (a terminal), if anywhere.
+    var progress: (any ReadProgress)?
 
     var id: String { organisation.id }
     var today: CalendarDay { clock.day(of: now) }

@@ -65,6 +65,8 @@ public struct SyncJob {
     public var full: Bool
     public var clock: JobClock
     public var logger: Logger
+    /// Where each file's reading progress is shown (`TerminalProgress` on a terminal).
+    public var progress: (any ReadProgress)?
 
     public init(configuration: JobConfiguration, dryRun: Bool = false, full: Bool = false,
                 now: @escaping @Sendable () -> Date = Date.init, logger: Logger = Logger(label: "rosterdrop")) {
@@ -93,7 +95,7 @@ public struct SyncJob {
         for organisation in configuration.organisations {
             let context = OrganisationContext(organisation: organisation, database: database, folder: organisation.drop.open(),
                                               clock: clock, now: started, runID: runID, mode: dryRun ? .dry : .live,
-                                              full: full, scratch: scratch, logger: logger)
+                                              full: full, scratch: scratch, logger: logger, progress: progress)
             summaries.append(OrganisationRun(context: context, retention: configuration.retention).run())
         }
         let summary = RunSummary(dryRun: dryRun, organisations: summaries)
