@@ -130,4 +130,34 @@ struct HTMLReportTests {
         #expect(String(atRisk.count) == (try drop.receipt("20261125T020000Z")["accounts_at_risk"]?[4]))
         #expect(dom.contains("<td>1002</td><td>Cecilia.Ros@Exempel.se</td><td>12345678</td><td>student</td>"))
     }
+
+    /// `make demo`'s story: every delivery's report, opened in the browser, shows its receipt's numbers.
+    @Test func everyDemoDeliverysReportShowsItsReceiptsNumbers() throws {
+        let run = try DemoRun()
+        try run.uploadSheets()
+        let binary = try Executable("rosterdrop")
+        for now in ["2026-11-24T06:00:00Z", "2026-11-24T06:10:00Z", "2026-12-17T06:00:00Z", "2026-12-24T06:00:00Z"] {
+            if now.hasPrefix("2026-12-17") { try run.deliverLater() }
+            _ = try binary.run(["run", "--config", run.configPath, "--now", now])
+        }
+        let browser = try HeadlessBrowser()
+        var checked = 0
+        for organisation in ["exempel-kommun", "friskolan-norr", "skolan-excel"] {
+            let outbox = run.outbox(organisation)
+            for name in try FileManager.default.contentsOfDirectory(atPath: outbox.path) where name.hasPrefix("receipt_") {
+                let stamp = name.dropFirst("receipt_".count).prefix(16)
+                let receipt = try CSVReader.records(atPath: outbox.appendingPathComponent(name).path).dropFirst()
+                let dom = try browser.dom(outbox.appendingPathComponent("report_\(stamp).html"))
+                let counts = DOM.values(dom, attribute: "data-count")
+                for row in receipt where row[3] != "accounts_at_risk" {
+                    for (index, field) in ["received", "accepted", "rejected", "created", "updated", "removed"].enumerated() {
+                        #expect(counts["\(row[3]).\(field)"] == row[4 + index], "\(organisation) \(stamp) \(row[3]) \(field)")
+                    }
+                }
+                #expect(dom.contains("data-outcome=\"\(receipt.first?[2] ?? "")\""))
+                checked += 1
+            }
+        }
+        #expect(checked == 5, "three exempel-kommun deliveries, friskolan-norr's and skolan-excel's")
+    }
 }

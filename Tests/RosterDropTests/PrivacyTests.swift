@@ -11,19 +11,12 @@ import Testing
 struct PrivacyTests {
     @Test func noSampleNameOrEmailReachesALogLineAndRemovedPeopleLeaveNoTrace() throws {
         let binary = try Executable("rosterdrop")
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("privacy-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: root) }
-        let demo = try DemoSamples.write(to: root)
-        let config = try String(contentsOf: TestDrop.repository.appendingPathComponent("samples/config.yaml"), encoding: .utf8)
-            .replacingOccurrences(of: "../mappings/", with: TestDrop.repository.path + "/mappings/")
-            // An organisation whose drop folder is missing: its error message is searched too.
-            + "  - id: saknas\n    school_units: [\"99999998\"]\n    drop: drop/saknas\n    mappings: \(TestDrop.skolonMapping)\n"
-        try config.write(to: root.appendingPathComponent("config.yaml"), atomically: true, encoding: .utf8)
-        let configPath = root.appendingPathComponent("config.yaml").path
-        let database = root.appendingPathComponent("portal.sqlite").path
-        _ = try ProductCatalogue.importCSV(at: demo.productsFile.path, into: PortalDatabase(path: database))
-        let before = try String(contentsOf: demo.portalBeforeFile, encoding: .utf8)
-        try DatabaseQueue(path: database).write { try $0.execute(sql: before) }
+        // An organisation whose drop folder is missing: its error message is searched too.
+        let run = try DemoRun(extraConfig: "  - id: saknas\n    school_units: [\"99999998\"]\n    drop: drop/saknas\n"
+                                  + "    mappings: \(TestDrop.skolonMapping)\n")
+        let demo = run.demo
+        let configPath = run.configPath
+        let database = run.database
 
         // Every name and e-mail the samples hold: the deliveries' people and the old accounts.
         var secrets = Set<String>()
@@ -41,11 +34,18 @@ struct PrivacyTests {
 
         var logs = ""
         for now in ["2026-11-24T06:00:00Z", "2026-12-17T06:00:00Z", "2026-12-24T06:00:00Z"] {
-            let run = try binary.run(["run", "--config", configPath, "--now", now, "--json"])
-            #expect(run.status == 1, "the missing folder fails its organisation only")
-            #expect(run.stderr.contains("organisation failed"))
-            logs += run.stderr + run.stdout
+            if now.hasPrefix("2026-12-17") { try run.deliverLater() }
+            let result = try binary.run(["run", "--config", configPath, "--now", now, "--json"])
+            #expect(result.status == 1, "the missing folder fails its organisation only")
+            #expect(result.stderr.contains("organisation failed"))
+            logs += result.stderr + result.stdout
         }
+        // What support reads besides the reports: a person's history and every feed's status.
+        let history = try binary.run(["history", "--config", configPath, "exempel-kommun", "--person", try run.storyPerson])
+        #expect(history.status == 0 && history.stdout.contains("removed"))
+        let status = try binary.run(["status", "--config", configPath, "--now", "2026-12-24T07:00:00Z"])
+        #expect(status.status == 3 && status.stdout.contains("saknas  FLAGGED"))
+        logs += history.stdout + history.stderr + status.stdout + status.stderr
         #expect(logs.contains("integration started") && logs.contains("integration clean-up"))
         // Names as whole words ("Liv" is in "delivery"), e-mails anywhere.
         let words = Set(logs.lowercased().split { !($0.isLetter || $0.isNumber || "@.-_".contains($0)) }.map(String.init))
@@ -62,7 +62,7 @@ struct PrivacyTests {
                 try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM accounts WHERE id = ?", arguments: [account["id"] as Int64])
             }) == 0
         }
-        #expect(removed.count == 2)
+        #expect(removed.count == 3, "two at the clean-up deadline, the story's person by the later delivery")
         var file = try Data(contentsOf: URL(fileURLWithPath: database))
         if let wal = try? Data(contentsOf: URL(fileURLWithPath: database + "-wal")) { file.append(wal) }
         for account in removed {
