@@ -14,6 +14,7 @@ struct PrivacyTests {
         // An organisation whose drop folder is missing: its error message is searched too.
         let run = try DemoRun(extraConfig: "  - id: saknas\n    school_units: [\"99999998\"]\n    drop: drop/saknas\n"
                                   + "    mappings: \(TestDrop.skolonMapping)\n")
+        defer { withExtendedLifetime(run) {} }
         let demo = run.demo
         let configPath = run.configPath
         let database = run.database

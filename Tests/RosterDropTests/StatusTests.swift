@@ -24,7 +24,7 @@ struct StatusTests {
         let org = try #require(fresh.statuses.first)
         #expect(org.flags.isEmpty && org.mode == "live" && org.integration == "started")
         #expect(org.lastDelivery == .init(timestamp: "20261101T020000Z", outcome: "applied", answeredAt: "2026-11-01T05:00:00Z",
-                                          ageHours: 27))
+                                          ageHours: 24))
         #expect(org.lastRun?.ok == true && org.lastRun?.at == "2026-11-01T05:00:00Z")
         #expect(org.lastSuccessAt == "2026-11-01T05:00:00Z")
         #expect(org.accountsAtRisk == 3, "Anna, Bo and Cecilia: none licensed through Skolon")
@@ -32,7 +32,7 @@ struct StatusTests {
         #expect(fresh.text.contains("org1  ok  mode live, integration started"))
 
         // Three days without a delivery (the default): flagged, exit 3.
-        let silent = try status(drop, at: "2026-11-04T03:00:00Z")
+        let silent = try status(drop, at: "2026-11-04T06:00:00Z")
         #expect(silent.code == 3)
         #expect(silent.statuses[0].flags == ["silent: no delivery for 3 days (flagged after 3)"])
         #expect(silent.text.contains("org1  FLAGGED") && silent.text.contains("! silent"))

@@ -281,7 +281,6 @@ struct DeliveryReader {
     }
 
     static func seconds(_ duration: Duration) -> String {
-        let milliseconds = duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
-        return String(format: "%.3f", Double(milliseconds) / 1000)
+        String(format: "%.3f", duration.inSeconds)
     }
 }

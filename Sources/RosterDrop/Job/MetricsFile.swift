@@ -9,7 +9,8 @@ import Prometheus
 /// Everything comes from the ledger, so the counters keep counting across runs and a
 /// restarted job loses nothing: per organisation, the last run and last success (as Unix
 /// times), the last run's duration and result, rows received and rejected and deliveries by
-/// outcome (counters since the organisation's first delivery), and deliveries held now.
+/// outcome (counters since the organisation's first delivery; a held delivery's rows are
+/// counted once it is applied), and deliveries held for an operator now.
 /// Labels are organisation ids and outcomes only.
 enum MetricsFile {
     static func write(_ database: PortalDatabase, organisations: [String], to path: String) throws {
@@ -18,11 +19,14 @@ enum MetricsFile {
         let partial = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).tmp")
         do {
             try Data(text.utf8).write(to: partial)
-            guard rename(partial.path, url.path) == 0 else { throw CocoaError(.fileWriteUnknown) }
+            let handle = try FileHandle(forWritingTo: partial)
+            try handle.synchronize()
+            try handle.close()
+            guard rename(partial.path, url.path) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
         } catch {
             try? FileManager.default.removeItem(at: partial)
             throw DropFolderError(location: url.deletingLastPathComponent().path, operation: "write \(url.lastPathComponent)",
-                                  reason: "cannot write the metrics file")
+                                  reason: "cannot write the metrics file (\(error.localizedDescription))")
         }
     }
 
@@ -55,7 +59,7 @@ enum MetricsFile {
         for row in try GRDB.Row.fetchAll(db, sql: """
             SELECT d.organisation_id AS id, SUM(c.received) AS received, SUM(c.rejected) AS rejected
             FROM delivery_counts c JOIN deliveries d ON d.id = c.delivery_id
-            WHERE d.outcome NOT IN ('duplicate', 'discarded') GROUP BY d.organisation_id ORDER BY 1
+            WHERE d.outcome NOT IN ('duplicate', 'discarded', 'held') GROUP BY d.organisation_id ORDER BY 1
             """) where known.contains(row["id"]) {
             let labels = [("organisation", row["id"] as String)]
             counter("rows_received", "Rows received in the organisation's deliveries.", labels).increment(by: row["received"] as Int64)
@@ -68,7 +72,7 @@ enum MetricsFile {
                 .increment(by: row["n"] as Int64)
         }
         for id in organisations {
-            let held = try Int64.fetchOne(db, sql: "SELECT COUNT(*) FROM holds WHERE organisation_id = ? AND state <> 'closed'",
+            let held = try Int64.fetchOne(db, sql: "SELECT COUNT(*) FROM holds WHERE organisation_id = ? AND state = 'held'",
                                           arguments: [id]) ?? 0
             gauge("held_deliveries", "Deliveries held for an operator now.", [("organisation", id)]).set(held)
         }

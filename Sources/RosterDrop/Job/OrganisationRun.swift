@@ -43,10 +43,8 @@ struct OrganisationRun {
         let started = ContinuousClock.now
         var summary = process()
         if context.mode != .dry {
-            let elapsed = (ContinuousClock.now - started).components
-            let seconds = Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
             do {
-                try record(summary, seconds: seconds)
+                try record(summary, seconds: (ContinuousClock.now - started).inSeconds)
             } catch {
                 summary.error = summary.error ?? "the run could not be recorded: \(error)"
             }

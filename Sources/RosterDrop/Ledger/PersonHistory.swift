@@ -132,16 +132,15 @@ public struct PersonHistory {
         }
         if let person {
             for row in try GRDB.Row.fetchAll(db, sql: """
-                SELECT d.received_at, d.id, f.file, f.line, f.column_name, f.rule, f.warning FROM findings f
+                SELECT d.received_at, d.id, f.file, f.line, f.column_name, f.rule FROM findings f
                 JOIN deliveries d ON d.id = f.delivery_id
-                WHERE f.person_id = ? AND d.organisation_id = ? ORDER BY d.received_at, f.file, f.line
+                WHERE f.person_id = ? AND d.organisation_id = ? AND f.warning = 0 ORDER BY d.received_at, f.file, f.line
                 """, arguments: [person, organisation]) {
                 let column: String = row["column_name"]
                 let rule: String = row["rule"]
-                let kept = (row["warning"] as Int) != 0
                 let english = Rule(rawValue: rule)?.english("") ?? rule
-                note(row["received_at"], row["id"], "\(kept ? "warning on a kept row" : "row rejected"): "
-                     + "\(row["file"] as String) line \(row["line"] as Int)\(column.isEmpty ? "" : ", column \(column)"), rule \(rule) — \(english)")
+                note(row["received_at"], row["id"], "row rejected: \(row["file"] as String) line \(row["line"] as Int)"
+                     + "\(column.isEmpty ? "" : ", column \(column)"), rule \(rule) — \(english)")
             }
         }
         return Array(moments.values)

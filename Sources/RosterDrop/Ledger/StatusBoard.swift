@@ -7,7 +7,7 @@ public struct OrganisationStatus: Sendable, Codable, Equatable {
         public var timestamp: String
         public var outcome: String
         public var answeredAt: String
-        /// Hours from the delivery's own timestamp to now.
+        /// Hours from when the job answered it to now.
         public var ageHours: Double
     }
 
@@ -54,7 +54,13 @@ public struct StatusBoard {
         let today = clock.day(of: now)
         return try database.writer.read { db in
             try configuration.organisations.map { organisation in
-                try status(db, organisation: organisation, clock: clock, today: today, now: now)
+                do {
+                    return try status(db, organisation: organisation, clock: clock, today: today, now: now)
+                } catch let error as IntegrationError {
+                    // One organisation's inconsistent calendar is its flag, not everyone's silence.
+                    return OrganisationStatus(id: organisation.id, mode: organisation.mode.rawValue, integration: "inconsistent",
+                                              held: [], flags: ["configuration: \(error.message)"])
+                }
             }
         }
     }
@@ -89,15 +95,18 @@ public struct StatusBoard {
         }
         status.nextDeadline = deadlines.min { $0.day < $1.day }
 
+        // The last delivery the job answered, aged by the job's own clock: a sender's timestamp
+        // (even a refused, future one) decides neither.
         if let row = try GRDB.Row.fetchOne(db, sql: """
-            SELECT timestamp, outcome, received_at FROM deliveries WHERE organisation_id = ? ORDER BY timestamp DESC, id DESC LIMIT 1
+            SELECT timestamp, outcome, received_at FROM deliveries WHERE organisation_id = ? ORDER BY id DESC LIMIT 1
             """, arguments: [id]) {
-            let timestamp: String = row["timestamp"]
-            let age = JobClock.instant(ofStamp: timestamp).map { now.timeIntervalSince($0) / 3600 } ?? 0
-            status.lastDelivery = .init(timestamp: timestamp, outcome: row["outcome"], answeredAt: row["received_at"],
+            let answeredAt: String = row["received_at"]
+            let age = JobClock.parseISO(answeredAt).map { now.timeIntervalSince($0) / 3600 } ?? 0
+            status.lastDelivery = .init(timestamp: row["timestamp"], outcome: row["outcome"], answeredAt: answeredAt,
                                         ageHours: (age * 10).rounded() / 10)
         }
-        status.held = try Ledger(db: db, organisation: id).openHolds().map(\.timestamp)
+        // Waiting for an operator; an approved or discarded one is taken by the next run.
+        status.held = try Ledger(db: db, organisation: id).openHolds().filter { $0.state == .held }.map(\.timestamp)
         if let row = try GRDB.Row.fetchOne(db, sql: "SELECT * FROM organisation_runs WHERE organisation_id = ?", arguments: [id]) {
             status.lastRun = .init(at: row["last_run_at"], ok: row["last_run_ok"], error: row["last_error"],
                                    seconds: row["last_duration_seconds"])

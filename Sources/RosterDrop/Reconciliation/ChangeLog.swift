@@ -7,19 +7,9 @@ import GRDB
 /// or order's id and product, the names of changed fields — never a value. What an account
 /// had when it was created is not logged row by row (a first load would write every
 /// membership twice): it is what it has now, plus what later events took away, less what
-/// they added. So every change after creation is logged, removals included.
+/// they added. So every change after creation is logged, removals included — an adopted
+/// account's gains too, once per organisation, in the delivery after its integration start.
 enum ChangeLog {
-    enum Event: String, Sendable {
-        case created
-        case adopted
-        case updated
-        case groupJoined = "group_joined"
-        case groupLeft = "group_left"
-        case licenseGained = "license_gained"
-        case licenseLost = "license_lost"
-        case licenseChanged = "license_changed"
-    }
-
     /// The user fields a delivery can change, as the portal names them.
     static let userFields = ["role", "given_name", "family_name", "email", "school_unit_code", "grade", "eppn"]
     static let licenseFields = ["product_id", "license_type", "valid_from", "valid_to"]
@@ -55,7 +45,7 @@ enum ChangeLog {
             WHERE p.action IN ('update', 'adopt')
             """, arguments: context)
         // Memberships and licenses that go, or move away; a leaver's go with their account.
-        let leaving = "EXISTS (SELECT 1 FROM plan_users u WHERE u.account_id = %@ AND u.action = 'remove')"
+        let leaving = "EXISTS (SELECT 1 FROM plan_users u WHERE u.account_id = %@ AND u.action <> 'create' AND u.action = 'remove')"
         try db.execute(sql: """
             \(insert)
             SELECT ?1, m.account_id, ?2, ?3, 'group_left', g.external_id, NULL,

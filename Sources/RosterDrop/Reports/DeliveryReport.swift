@@ -81,7 +81,7 @@ struct DeliveryReport {
         if let hold { holdSection(hold, &page) }
         if let integration { integrationSection(integration, &page) }
         if showsFindings {
-            let ranks = rankSQL()
+            let ranks = ReportWriter.fileRank(files)
             try findingGroups(db, ranks: ranks, &page)
             try rejectedRows(db, ranks: ranks, &page)
         }
@@ -336,20 +336,7 @@ struct DeliveryReport {
     // MARK: Texts
 
     private func messages(_ ruleID: String, detail: String, warning: Bool) -> (swedish: String, english: String) {
-        let rule = Rule(rawValue: ruleID)
-        let swedish = rule?.swedish(detail, source: source) ?? detail
-        let english = rule?.english(detail, source: source) ?? detail
-        return warning
-            ? ("Varning, raden används men värdet lämnas tomt: " + swedish, "Warning, the row is kept but this value left empty: " + english)
-            : (swedish, english)
-    }
-
-    /// Orders findings by the delivery's file order, as the reject report does.
-    private func rankSQL() -> (sql: String, arguments: StatementArguments) {
-        guard !files.isEmpty else { return ("0", []) }
-        var rank = "CASE file"
-        for index in files.indices { rank += " WHEN ? THEN \(index)" }
-        return (rank + " ELSE \(files.count) END", StatementArguments(files))
+        ReportWriter.messages(ruleID, detail: detail, warning: warning, source: source)
     }
 
     static let countHeadings = [("Mottagna", "Received"), ("Godkända", "Accepted"), ("Avvisade", "Rejected"),

@@ -28,29 +28,40 @@ enum ReportWriter {
         let writer = try GzipWriter(path: url.path)
         try writer.write(CSVWriter.line(rejectsHeader))
         var count = 0
-        var rank = "CASE file"
-        for index in files.indices { rank += " WHEN ? THEN \(index)" }
-        rank += " ELSE \(files.count) END"
+        let rank = fileRank(files)
         let cursor = try GRDB.Row.fetchCursor(db, sql: """
             SELECT file, line, column_name, value, rule, detail, warning FROM stage_findings
-            ORDER BY \(files.isEmpty ? "0" : rank), file, line, column_name, rule
-            """, arguments: StatementArguments(files))
+            ORDER BY \(rank.sql), file, line, column_name, rule
+            """, arguments: rank.arguments)
         while let row = try cursor.next() {
             let ruleID: String = row["rule"]
-            let detail: String = row["detail"]
             let line: Int = row["line"]
-            let rule = Rule(rawValue: ruleID)
-            let warning = (row["warning"] as Int) != 0
-            let swedish = rule?.swedish(detail, source: source) ?? detail
-            let english = rule?.english(detail, source: source) ?? detail
+            let message = messages(ruleID, detail: row["detail"], warning: (row["warning"] as Int) != 0, source: source)
             let cells = [row["file"], line > 0 ? String(line) : "", row["column_name"], row["value"], ruleID,
-                         warning ? "Varning, raden används men värdet lämnas tomt: " + swedish : swedish,
-                         warning ? "Warning, the row is kept but this value left empty: " + english : english]
+                         message.swedish, message.english]
             try writer.write(CSVWriter.line(cells.map(SpreadsheetSafety.neutralise)))
             count += 1
         }
         try writer.close()
         return count
+    }
+
+    /// SQL ranking findings by the delivery's file order (`files`); other names come after.
+    static func fileRank(_ files: [String]) -> (sql: String, arguments: StatementArguments) {
+        guard !files.isEmpty else { return ("0", []) }
+        var rank = "CASE file"
+        for index in files.indices { rank += " WHEN ? THEN \(index)" }
+        return (rank + " ELSE \(files.count) END", StatementArguments(files))
+    }
+
+    /// A finding's Swedish and English messages, as every report gives them.
+    static func messages(_ ruleID: String, detail: String, warning: Bool, source: String?) -> (swedish: String, english: String) {
+        let rule = Rule(rawValue: ruleID)
+        let swedish = rule?.swedish(detail, source: source) ?? detail
+        let english = rule?.english(detail, source: source) ?? detail
+        return warning
+            ? ("Varning, raden används men värdet lämnas tomt: " + swedish, "Warning, the row is kept but this value left empty: " + english)
+            : (swedish, english)
     }
 
     /// Writes `receipt_<ts>.csv`: one row per entity, and while old accounts are at risk

@@ -1,5 +1,12 @@
 import Foundation
 
+extension Duration {
+    /// The duration in seconds, to the nanosecond.
+    var inSeconds: Double {
+        Double(components.seconds) + Double(components.attoseconds / 1_000_000_000) / 1e9
+    }
+}
+
 /// Where the progress of reading files is shown: a terminal's status line, or nowhere.
 public protocol ReadProgress: Sendable {
     /// Starts showing one file of `bytes` (as stored, compressed or not); returns its meter.
@@ -67,8 +74,7 @@ public final class TerminalProgress: ReadProgress, @unchecked Sendable {
         }
 
         private func line(rows: Int, at instant: ContinuousClock.Instant) -> String {
-            let elapsed = (instant - started).components
-            let seconds = Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
+            let seconds = (instant - started).inSeconds
             let rate = seconds > 0 ? Int(Double(rows) / seconds) : 0
             let percent = bytes > 0 ? min(100, Int(bytesRead * 100 / bytes)) : 100
             return "\(label)  \(Self.grouped(rows)) rows  \(Self.grouped(rate)) rows/s  \(percent) %"

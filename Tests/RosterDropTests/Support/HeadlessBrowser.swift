@@ -30,7 +30,8 @@ struct HeadlessBrowser {
         defer { try? FileManager.default.removeItem(at: profile) }
         var address = url.absoluteString
         if let fragment { address += "#" + fragment }
-        var arguments = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-extensions",
+        // A container's /dev/shm is small: Chromium's shared memory goes to /tmp instead.
+        var arguments = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run", "--disable-extensions",
                          "--user-data-dir=\(profile.path)", "--dump-dom"]
         arguments.append(address)
         let process = Process()
