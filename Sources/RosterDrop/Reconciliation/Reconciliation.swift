@@ -210,6 +210,7 @@ struct Reconciliation {
             WHERE g.organisation_id = ? AND g.source = 'skolon'
               AND NOT EXISTS (SELECT 1 FROM stage_groups s WHERE s.group_id = g.external_id)
             """, arguments: [organisation])
+        try db.execute(sql: "CREATE INDEX temp.plan_groups_removed ON plan_groups(group_ref) WHERE action = 'remove'")
     }
 
     private func planMemberships(known: Bool, removals: Bool, lastAccount: Int64, lastGroup: Int64) throws {
