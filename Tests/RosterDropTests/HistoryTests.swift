@@ -72,6 +72,19 @@ struct HistoryTests {
         #expect(!logged.contains { $0?.contains("@") == true || $0 == "8" || $0 == "Anna" })
     }
 
+    /// A created account's starting groups and licenses are told from what it has now: a
+    /// first load logs no row per membership.
+    @Test func aCreatedAccountStartsWithWhatItHasLessLaterGains() throws {
+        let drop = try Self.story()
+        let result = try Executable("rosterdrop").run(["history", "--config", drop.configPath, "org1", "--person", "p2"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.range(of: #"2026-11-01T05:00:00Z  delivery 20261101T020000Z\n  - account [0-9]+ created from the delivery, "#
+                                    + #"with groups 7A \(g7a\); licenses Matematik 5000\+ 1a \(9789140000001\) \(order o2\)"#,
+                                    options: .regularExpression) != nil, "\(result.stdout)")
+        #expect(try drop.count("SELECT COUNT(*) FROM change_log WHERE account_id = (SELECT id FROM accounts WHERE person_id = 'p2')") == 0,
+                "nothing logged for an account that only was created")
+    }
+
     @Test func theChangeLogGoesWithTheRemovalLogsRetention() throws {
         let drop = try Self.story()
         #expect(try drop.count("SELECT COUNT(*) FROM change_log WHERE account_id = 1000") > 5)

@@ -283,6 +283,10 @@ extension PortalDatabase {
                 CREATE INDEX change_log_by_account ON change_log(account_id);
                 CREATE INDEX change_log_by_time ON change_log(organisation_id, happened_at);
                 ALTER TABLE findings ADD COLUMN person_id TEXT;
+                -- The delivery that created an account, kept on the account (and in its removal's
+                -- record) rather than as a log row: a national first load creates millions.
+                ALTER TABLE accounts ADD COLUMN created_by_delivery INTEGER;
+                ALTER TABLE removal_log ADD COLUMN created_by_delivery INTEGER;
                 CREATE INDEX findings_by_person ON findings(person_id) WHERE person_id IS NOT NULL;
                 CREATE TABLE organisation_runs (
                     organisation_id TEXT PRIMARY KEY,

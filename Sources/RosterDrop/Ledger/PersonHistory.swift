@@ -97,27 +97,32 @@ public struct PersonHistory {
                    detail: row["detail"], reason: row["reason"])
         }
         let names = try Names(db, organisation: organisation)
-        let deliveries = Dictionary(uniqueKeysWithValues: try GRDB.Row.fetchAll(db, sql: """
-            SELECT id, timestamp FROM deliveries WHERE organisation_id = ?
-            """, arguments: [organisation]).map { ($0["id"] as Int64, $0["timestamp"] as String) })
-        let current = try GRDB.Row.fetchOne(db, sql: "SELECT created_at, identity_source FROM accounts WHERE id = ?",
+        var deliveries: [Int64: (timestamp: String, at: String)] = [:]
+        for row in try GRDB.Row.fetchAll(db, sql: "SELECT id, timestamp, received_at FROM deliveries WHERE organisation_id = ?",
+                                         arguments: [organisation]) {
+            deliveries[row["id"]] = (row["timestamp"], row["received_at"])
+        }
+        let current = try GRDB.Row.fetchOne(db, sql: "SELECT created_at, created_by_delivery FROM accounts WHERE id = ?",
                                             arguments: [account])
         let removal = try GRDB.Row.fetchOne(db, sql: """
-            SELECT removed_at, reason, delivery_id FROM removal_log WHERE account_id = ? AND organisation_id = ?
-            ORDER BY removed_at LIMIT 1
+            SELECT removed_at, reason, delivery_id, created_by_delivery FROM removal_log
+            WHERE account_id = ? AND organisation_id = ? ORDER BY removed_at LIMIT 1
             """, arguments: [account, organisation])
+        let createdBy = (current?["created_by_delivery"] as Int64?) ?? (removal?["created_by_delivery"] as Int64?)
         let holdings = try startingHoldings(db, account: account, changes: changes)
 
         // Moments, keyed by when and which delivery, in order.
         var moments: [String: HistoryEntry] = [:]
         func note(_ at: String, _ deliveryID: Int64?, _ text: String) {
             let key = at + "|" + (deliveryID.map(String.init) ?? "")
-            moments[key, default: HistoryEntry(at: at, delivery: deliveryID.flatMap { deliveries[$0] }, account: account,
+            moments[key, default: HistoryEntry(at: at, delivery: deliveryID.flatMap { deliveries[$0]?.timestamp }, account: account,
                                                events: [])].events.append(text)
         }
         let had = holdings.describe(names)
-        // An account not created by a delivery was there before the log: what it had then first.
-        if !changes.contains(where: { $0.event == "created" }) {
+        if let createdBy, let delivery = deliveries[createdBy] {
+            note(delivery.at, createdBy, "account \(account) created from the delivery" + (had.isEmpty ? "" : ", with \(had)"))
+        } else {
+            // An account no delivery created was there before the log: what it had then first.
             // Placed at its first logged moment; its creation day is known while it lives.
             let first = changes.first?.at ?? (removal?["removed_at"] as String?) ?? ""
             let since = (current?["created_at"] as String?).map { " (since \($0))" } ?? ""
@@ -149,8 +154,6 @@ public struct PersonHistory {
     private func describe(_ change: Change, account: Int64, had: String, names: Names) -> String {
         let fields = change.detail?.split(separator: ",").joined(separator: ", ") ?? ""
         switch change.event {
-        case "created":
-            return "account \(account) created from the delivery" + (had.isEmpty ? "" : ", with \(had)")
         case "adopted":
             return "adopted the portal's own account \(account) (matched by e-mail), which became Skolon's"
                 + (fields.isEmpty ? "" : "; Skolon's values taken for \(fields)")

@@ -28,9 +28,10 @@ enum AccountRemoval {
         try db.execute(sql: "INSERT OR IGNORE INTO removing_accounts (id) \(select)", arguments: arguments)
         // Someone whose last license ended leaves because of that, whichever step removes them.
         try db.execute(sql: """
-            INSERT INTO removal_log (organisation_id, account_id, person_id, removed_at, reason, delivery_id)
+            INSERT INTO removal_log (organisation_id, account_id, person_id, removed_at, reason, delivery_id, created_by_delivery)
             SELECT ?, a.id, a.person_id, ?,
-                   CASE WHEN EXISTS (SELECT 1 FROM expiry_pending e WHERE e.account_id = a.id) THEN ? ELSE ? END, ?
+                   CASE WHEN EXISTS (SELECT 1 FROM expiry_pending e WHERE e.account_id = a.id) THEN ? ELSE ? END, ?,
+                   a.created_by_delivery
             FROM accounts a JOIN removing_accounts r ON r.id = a.id
             """, arguments: [organisation, now, RemovalReason.licenseExpired.rawValue, reason.rawValue, deliveryID])
         try ChangeLog.removing(db, organisation: organisation, deliveryID: deliveryID, at: now, reason: "account_removed")

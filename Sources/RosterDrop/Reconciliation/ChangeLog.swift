@@ -4,8 +4,9 @@ import GRDB
 /// transaction as the change, from the plan tables and the removal steps.
 ///
 /// It keeps ids and field names only: which account, which delivery, the event, the group's
-/// or order's id and product, the names of changed fields — never a value. What an account
-/// had when it was created is not logged row by row (a first load would write every
+/// or order's id and product, the names of changed fields — never a value. An account's
+/// creation is not a row (the account, and its removal's record, keep the delivery that
+/// created it), and what it had when it was created is not logged row by row (a first load would write every
 /// membership twice): it is what it has now, plus what later events took away, less what
 /// they added. So every change after creation is logged, removals included — an adopted
 /// account's gains too, once per organisation, in the delivery after its integration start.
@@ -83,13 +84,10 @@ enum ChangeLog {
             """, arguments: context)
     }
 
-    /// After the plan is applied: new accounts, and what people who were already there gain.
+    /// After the plan is applied: what people who were already there gain. (A new account's
+    /// creation is its `created_by_delivery`, not a row here.)
     static func afterApply(_ db: Database, organisation: String, deliveryID: Int64?, at now: String) throws {
         let context: StatementArguments = [organisation, deliveryID, now]
-        try db.execute(sql: """
-            \(insert)
-            SELECT ?1, account_id, ?2, ?3, 'created', NULL, NULL, NULL FROM plan_users WHERE action = 'create'
-            """, arguments: context)
         // New accounts' groups and licenses are what they were created with (not logged).
         let firstNew = try firstNewAccount(db)
         try db.execute(sql: """

@@ -44,12 +44,12 @@ extension Reconciliation {
             """, arguments: [now])
         try db.execute(sql: """
             INSERT INTO accounts (id, organisation_id, person_id, email, given_name, family_name, role, school_unit_code,
-                                  grade, eppn, identity_source, linked_at, created_at, updated_at, source_hash)
+                                  grade, eppn, identity_source, linked_at, created_at, updated_at, source_hash, created_by_delivery)
             SELECT p.account_id, ?, s.person_id, s.email, s.given_name, s.family_name, s.role, s.school_unit_code,
-                   s.grade, s.eppn, 'skolon', ?, ?, ?, s.row_hash
+                   s.grade, s.eppn, 'skolon', ?, ?, ?, s.row_hash, ?
             FROM plan_users p JOIN stage_users s ON s.line = p.line WHERE p.action = 'create'
             ORDER BY p.seq
-            """, arguments: [org, now, now, now])
+            """, arguments: [org, now, now, now, deliveryID])
         try db.execute(sql: """
             UPDATE accounts SET person_id = s.person_id, email = s.email,
                 given_name = s.given_name, family_name = s.family_name, role = s.role,
