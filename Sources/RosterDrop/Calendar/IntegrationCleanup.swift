@@ -1,6 +1,5 @@
 import Crypto
 import Foundation
-import GRDB
 
 /// The clean-up after an integration start (contract rule 5): accounts that existed at the
 /// start and have no license through Skolon `cleanup_days` after it are deleted, with their
@@ -27,18 +26,18 @@ struct IntegrationCleanup {
 
     /// Where the integration stands: the start's export, the deadline while the clean-up is
     /// to come, and in its warning period the accounts at risk.
-    func facts(_ db: Database) throws -> IntegrationFacts {
+    func facts(_ db: any StoreSession) throws -> IntegrationFacts {
         let done = try isDone(db)
         var facts = IntegrationFacts(startDay: startedOn.iso, started: true)
         facts.deadline = done ? nil : deadline.iso
-        if let start = try GRDB.Row.fetchOne(db, sql: """
+        if let start = try StoreRow.fetchOne(db, sql: """
             SELECT happened_at, licenses FROM calendar_events WHERE organisation_id = ? AND kind = 'integration_start'
             ORDER BY id LIMIT 1
             """, arguments: [context.id]), let instant = JobClock.parseISO(start["happened_at"]) {
             facts.export = ("distribution_orders_\(JobClock.stamp(instant)).csv.gz", start["licenses"])
         }
         if isWarning, !done {
-            facts.atRisk = try GRDB.Row.fetchAll(db, sql: Self.atRiskSQL, arguments: [context.id]).map { row in
+            facts.atRisk = try StoreRow.fetchAll(db, sql: Self.atRiskSQL, arguments: [context.id]).map { row in
                 IntegrationFacts.AtRisk(accountID: row["id"], email: row["email"] ?? "", schoolUnit: row["school_unit_code"] ?? "",
                                         role: row["role"] ?? "")
             }
@@ -46,7 +45,7 @@ struct IntegrationCleanup {
         return facts
     }
 
-    private func isDone(_ db: Database) throws -> Bool {
+    private func isDone(_ db: any StoreSession) throws -> Bool {
         try String.fetchOne(db, sql: "SELECT cleanup_done_at FROM organisations WHERE id = ?", arguments: [context.id]) != nil
     }
 
@@ -59,7 +58,7 @@ struct IntegrationCleanup {
     func run() throws -> Outcome {
         var outcome = Outcome()
         if isDue {
-            try context.database.writer.write { db in
+            try context.database.write { db in
                 guard try !isDone(db) else { return }
                 let removed = try AccountRemoval.remove(db, organisation: context.id, select: """
                     SELECT id FROM (\(Self.atRiskSQL))
@@ -84,9 +83,9 @@ struct IntegrationCleanup {
         let work = try context.workFolder("at-risk")
         defer { try? FileManager.default.removeItem(at: work) }
         var answerID: Int64?
-        try context.database.writer.write { db in
+        try context.database.write { db in
             guard try !isDone(db) else { return }
-            let rows = try GRDB.Row.fetchAll(db, sql: Self.atRiskSQL, arguments: [context.id])
+            let rows = try StoreRow.fetchAll(db, sql: Self.atRiskSQL, arguments: [context.id])
             outcome.atRisk = rows.count
             var text = CSVWriter.line(["account_id", "email", "school_unit_code", "role", "deadline"])
             for row in rows {
@@ -95,7 +94,7 @@ struct IntegrationCleanup {
             }
             // Once a day, and again when the list changed (an adoption, a fixed e-mail).
             let digest = Digest.sha256Hex(Data(text.utf8))
-            let last = try GRDB.Row.fetchOne(db, sql: """
+            let last = try StoreRow.fetchOne(db, sql: """
                 SELECT day, digest, count FROM notices WHERE organisation_id = ? AND kind = 'accounts_at_risk'
                 """, arguments: [context.id])
             if let last, last["day"] as String == context.today.iso, last["digest"] as String == digest { return }

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 
 /// Where an organisation's integration start stands.
 public enum IntegrationState: Sendable, Equatable {
@@ -33,8 +32,8 @@ public struct IntegrationStart {
 
     /// The state, checking the configured day against the recorded one: a start that has
     /// happened cannot move.
-    static func state(_ db: Database, organisation: OrganisationConfiguration, clock: JobClock) throws -> IntegrationState {
-        let row = try GRDB.Row.fetchOne(db, sql: "SELECT integration_start, integration_started_at FROM organisations WHERE id = ?",
+    static func state(_ db: any StoreSession, organisation: OrganisationConfiguration, clock: JobClock) throws -> IntegrationState {
+        let row = try StoreRow.fetchOne(db, sql: "SELECT integration_start, integration_started_at FROM organisations WHERE id = ?",
                                         arguments: [organisation.id])
         let recorded = (row?["integration_start"] as String?).flatMap(CalendarDay.init(iso:))
         if let startedAt = row?["integration_started_at"] as String? {
@@ -60,7 +59,7 @@ public struct IntegrationStart {
     /// Records today as the start day (`rosterdrop integrate`); the next run performs it.
     public static func record(_ database: PortalDatabase, organisation: OrganisationConfiguration, clock: JobClock) throws -> CalendarDay {
         let today = clock.day(of: clock.now())
-        return try database.writer.write { db in
+        return try database.write { db in
             if let configured = organisation.integration.start {
                 throw IntegrationError(organisation: organisation.id, message: """
                     the config sets integration_start: \(configured); change it there instead of running integrate
@@ -97,7 +96,7 @@ public struct IntegrationStart {
         let stamp = JobClock.stamp(context.now)
         var outcome = Outcome(exported: 0, unknownProducts: 0, groupsDeleted: 0, membershipsDeleted: 0, accountsNoted: 0)
         var answerID: Int64?
-        try context.database.writer.write { db in
+        try context.database.write { db in
             let ledger = Ledger(db: db, organisation: organisation)
             try ledger.registerOrganisation(schoolUnits: context.organisation.schoolUnits)
             // Every license of the organisation's own gets an order id, so Skolon can send it

@@ -1,4 +1,3 @@
-import GRDB
 
 /// Removes what ran out (contract rule 7): a Skolon license grants access on the days from
 /// `valid_from` to `valid_to`, so on the first run after `valid_to` it is removed, and an
@@ -26,14 +25,14 @@ struct LicenseExpiry {
     func expire() throws -> Int {
         let organisation = context.id
         let today = context.today.iso
-        let due = try context.database.writer.read { db in
+        let due = try context.database.read { db in
             try Bool.fetchOne(db, sql: """
                 SELECT EXISTS (SELECT 1 FROM licenses WHERE organisation_id = ? AND source = 'skolon' AND valid_to < ?)
                 """, arguments: [organisation, today]) ?? false
         }
         guard due else { return 0 }
         var removed = 0
-        try context.database.writer.write { db in
+        try context.database.write { db in
             try db.execute(sql: """
                 INSERT OR IGNORE INTO expiry_pending (organisation_id, account_id)
                 SELECT DISTINCT organisation_id, account_id FROM licenses
@@ -58,12 +57,12 @@ struct LicenseExpiry {
     func settle(holdOpen: Bool) throws -> Outcome {
         guard !holdOpen else { return Outcome() }
         let organisation = context.id
-        let noted = try context.database.writer.read { db in
+        let noted = try context.database.read { db in
             try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM expiry_pending WHERE organisation_id = ?", arguments: [organisation]) ?? 0
         }
         guard noted > 0 else { return Outcome() }
         var outcome = Outcome()
-        try context.database.writer.write { db in
+        try context.database.write { db in
             let removed = try AccountRemoval.remove(db, organisation: organisation, select: """
                 SELECT a.id FROM expiry_pending e JOIN accounts a ON a.id = e.account_id
                 WHERE e.organisation_id = ? AND a.identity_source = 'skolon'

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 
 /// What the job keeps, and for how long (contract rule 9): inbound files in `archive/` and
 /// the job's own reports in `outbox/` are deleted after their number of days, counted from
@@ -10,7 +9,7 @@ enum Retention {
     static let reportPrefixes = ["receipt_", "rejects_", "report_", "distribution_orders_", "accounts_at_risk_"]
 
     /// Notes that the job placed `names` in `area` at `now`.
-    static func placed(organisation: String, area: DropArea, names: [String], at now: String, _ db: Database) throws {
+    static func placed(organisation: String, area: DropArea, names: [String], at now: String, _ db: any StoreSession) throws {
         for name in names {
             try db.execute(sql: """
                 INSERT INTO drop_placements (organisation_id, area, name, placed_at) VALUES (?, ?, ?, ?)
@@ -35,7 +34,7 @@ enum Retention {
         }
         let cutoff = JobClock.iso(context.now.addingTimeInterval(-Double(policy.removalLogDays) * 86_400))
         let reports = JobClock.iso(context.now.addingTimeInterval(-Double(policy.reportDays) * 86_400))
-        try context.database.writer.write { db in
+        try context.database.write { db in
             try db.execute(sql: "DELETE FROM removal_log WHERE organisation_id = ? AND removed_at < ?",
                            arguments: [context.id, cutoff])
             outcome.removalLog = db.changesCount
@@ -67,8 +66,8 @@ enum Retention {
                               isOurs: (String) -> Bool) throws -> Int {
         let cutoff = context.now.addingTimeInterval(-Double(days) * 86_400)
         let files = try context.folder.list(area).filter { isOurs($0.name) }
-        let placed = try context.database.writer.read { db in
-            try Dictionary(GRDB.Row.fetchAll(db, sql: "SELECT name, placed_at FROM drop_placements WHERE organisation_id = ? AND area = ?",
+        let placed = try context.database.read { db in
+            try Dictionary(StoreRow.fetchAll(db, sql: "SELECT name, placed_at FROM drop_placements WHERE organisation_id = ? AND area = ?",
                                              arguments: [context.id, area.rawValue]).map { ($0["name"] as String, $0["placed_at"] as String) },
                            uniquingKeysWith: { first, _ in first })
         }
@@ -82,7 +81,7 @@ enum Retention {
         let present = Set(files.map(\.name))
         let forget = purged + placed.keys.filter { !present.contains($0) }
         if !forget.isEmpty {
-            try context.database.writer.write { db in
+            try context.database.write { db in
                 for name in forget {
                     try db.execute(sql: "DELETE FROM drop_placements WHERE organisation_id = ? AND area = ? AND name = ?",
                                    arguments: [context.id, area.rawValue, name])

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 
 /// The portal's product catalogue: the products orders may name.
 public enum ProductCatalogue {
@@ -36,7 +35,7 @@ public enum ProductCatalogue {
                 products.append((id, title))
             }
         }
-        try database.writer.write { db in
+        try database.write { db in
             let statement = try db.makeStatement(sql: """
                 INSERT INTO products (product_id, title) VALUES (?, ?)
                 ON CONFLICT (product_id) DO UPDATE SET title = excluded.title
@@ -47,7 +46,7 @@ public enum ProductCatalogue {
     }
 
     /// Every product id in the catalogue.
-    static func ids(_ db: Database) throws -> Set<String> {
+    static func ids(_ db: any StoreSession) throws -> Set<String> {
         Set(try String.fetchAll(db, sql: "SELECT product_id FROM products"))
     }
 }

@@ -1,4 +1,3 @@
-import GRDB
 
 /// Temporary tables holding one delivery's rows and findings while it is checked and planned.
 ///
@@ -20,7 +19,7 @@ struct StagingArea {
     /// A record starts on its own physical line, so `line` is the row id: appends stay
     /// sequential. Only rows staged as not unchanged are here; a partial index keeps the
     /// (few) rejected ones at hand for the protection lists.
-    static func reset(_ db: Database) throws {
+    static func reset(_ db: any StoreSession) throws {
         for kind in EntityKind.allCases {
             let columns = (columns(kind).map { "\($0) TEXT" } + numberColumns.map { "\($0) INTEGER" })
                 .joined(separator: ", ")
@@ -45,8 +44,8 @@ struct StagingArea {
     }
 
     /// Marks staged rows rejected by a check that came after they were staged.
-    static func reject(_ kind: EntityKind, lines: [Int], _ db: Database) throws {
-        let statement = try db.cachedStatement(sql: "UPDATE \(kind.stagingTable) SET rejected = 1 WHERE line = ?")
+    static func reject(_ kind: EntityKind, lines: [Int], _ db: any StoreSession) throws {
+        let statement = try db.makeStatement(sql: "UPDATE \(kind.stagingTable) SET rejected = 1 WHERE line = ?")
         for line in lines { try statement.execute(arguments: [line]) }
     }
 
@@ -56,7 +55,7 @@ struct StagingArea {
     /// - `vanished_<kind>`: hashes of records last written that the delivery did not match;
     /// - `rejected_people`, `rejected_orders`, `rejected_pairs`: keys named by rejected rows,
     ///   whose records are protected from removal.
-    static func prepareForPlan(_ db: Database, presentUsers: [Int], vanished: [EntityKind: Set<Int64>]) throws {
+    static func prepareForPlan(_ db: any StoreSession, presentUsers: [Int], vanished: [EntityKind: Set<Int64>]) throws {
         try db.execute(sql: "DROP TABLE IF EXISTS temp.present_users")
         try db.execute(sql: "CREATE TEMP TABLE present_users (line INTEGER PRIMARY KEY)")
         let present = try db.makeStatement(sql: "INSERT INTO present_users (line) VALUES (?)")
@@ -88,15 +87,15 @@ struct StagingArea {
 
     /// Notes the person each rejected row names, by file and line, so that its findings can
     /// name them in the ledger (`Ledger.namePeople`).
-    static func notePeople(_ db: Database, numbering: RowNumbering) throws {
+    static func notePeople(_ db: any StoreSession, numbering: RowNumbering) throws {
         let insert = try db.makeStatement(sql: "INSERT INTO stage_finding_people (file, line, person_id) VALUES (?, ?, ?)")
         for kind in [EntityKind.users, .memberships, .distributionOrders] {
-            let rows = try Row.fetchCursor(db, sql: """
+            try db.forEachRow(sql: """
                 SELECT line, person_id FROM \(kind.stagingTable) WHERE rejected = 1 AND person_id IS NOT NULL
-                """)
-            while let row = try rows.next() {
+                """, arguments: []) { row in
                 let place = numbering.locate(kind, row["line"])
                 try insert.execute(arguments: [place.file, place.line, row["person_id"] as String])
+                return true
             }
         }
         try db.execute(sql: "CREATE INDEX temp.stage_finding_people_by_place ON stage_finding_people(file, line)")
@@ -104,8 +103,8 @@ struct StagingArea {
 
     static let findingSQL = "INSERT INTO stage_findings (file, line, column_name, value, rule, detail, warning) VALUES (?, ?, ?, ?, ?, ?, ?)"
 
-    static func insert(_ findings: [Finding], _ db: Database) throws {
-        let statement = try db.cachedStatement(sql: findingSQL)
+    static func insert(_ findings: [Finding], _ db: any StoreSession) throws {
+        let statement = try db.makeStatement(sql: findingSQL)
         for finding in findings {
             try statement.execute(arguments: [finding.file, finding.line, finding.column, String(finding.value.prefix(500)),
                                               finding.rule.rawValue, finding.detail, finding.isWarning])

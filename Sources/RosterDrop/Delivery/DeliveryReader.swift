@@ -1,6 +1,5 @@
 import Crypto
 import Foundation
-import GRDB
 import Logging
 
 /// A delivery read and checked into staging, ready to be planned.
@@ -41,7 +40,7 @@ struct DeliveryReader {
 
     var mapping: Mapping { organisation.mapping }
 
-    func read(_ delivery: Delivery, db: Database) throws -> ReadDelivery {
+    func read(_ delivery: Delivery, db: any StoreSession) throws -> ReadDelivery {
         var counts: [EntityKind: EntityCounts] = [:]
         do {
             return try read(delivery, db: db, counts: &counts)
@@ -52,7 +51,7 @@ struct DeliveryReader {
         }
     }
 
-    private func read(_ delivery: Delivery, db: Database, counts: inout [EntityKind: EntityCounts]) throws -> ReadDelivery {
+    private func read(_ delivery: Delivery, db: any StoreSession, counts: inout [EntityKind: EntityCounts]) throws -> ReadDelivery {
         let manifest = try readManifest(delivery)
         let unclaimed = try checkPresence(delivery, manifest: manifest)
         if !unclaimed.isEmpty {
@@ -61,7 +60,7 @@ struct DeliveryReader {
             }, db)
         }
         let products = try ProductCatalogue.ids(db)
-        let index = DeliveryIndex(hashing: RowHashing(rowKey: try PortalDatabase.rowHashKey(db)), full: full, today: today.iso)
+        let index = DeliveryIndex(hashing: RowHashing(rowKey: try db.rowHashKey()), full: full, today: today.iso)
         index.personIDs = mapping.delivery.personIDs
         index.organisation = organisation.id
         let checks = CrossFileChecks(db: db, mapping: mapping, organisation: organisation.id, index: index)

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 
 /// What reading one data file into staging found.
 struct FileLoad: Sendable {
@@ -40,14 +39,14 @@ struct DeliveryRefusal: Error {
 /// parsing. Memory stays flat whatever the file's size: at most a few batches are in flight.
 struct FileLoader {
     let parser: FileParser
-    let db: Database
+    let db: any StoreSession
     let index: DeliveryIndex
 
     func run(url: URL, expectedSHA256: String?) throws -> FileLoad {
         let channel = BatchChannel(capacity: 4)
         let rules = KindRules(parser.mapping)
         var merged = 0
-        let inserter = try StagingInserter(db, kind: parser.mapping.kind)
+        let inserter = try db.stagedRowWriter(parser.mapping.kind)
         let parser = self.parser
         let thread = Thread {
             let result = Result { try parser.parse(url: url, expectedSHA256: expectedSHA256, into: channel) }

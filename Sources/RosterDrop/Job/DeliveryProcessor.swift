@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import Logging
 
 /// What happened to one delivery, for the run summary.
@@ -34,7 +33,7 @@ struct DeliveryProcessor {
     let context: OrganisationContext
     /// Where the organisation's integration stands, for the receipt (its at-risk count) and
     /// the HTML report.
-    let integration: (Database) throws -> IntegrationFacts?
+    let integration: (any StoreSession) throws -> IntegrationFacts?
 
     private var organisation: OrganisationConfiguration { context.organisation }
     private var logger: Logger { context.logger }
@@ -52,7 +51,7 @@ struct DeliveryProcessor {
         let work = try context.workFolder(delivery.timestamp)
         defer { try? FileManager.default.removeItem(at: work) }
         var answerID: Int64?
-        var summary = try context.database.writer.inDatabase { db -> DeliverySummary in
+        var summary = try context.database.inDatabase { db -> DeliverySummary in
             try StagingArea.reset(db)
             let ledger = Ledger(db: db, organisation: organisation.id)
             var verdict: Verdict
@@ -80,7 +79,7 @@ struct DeliveryProcessor {
     }
 
     /// Intake, reading and the plan: everything but the commit.
-    private func evaluate(_ delivery: Delivery, approval: HeldDelivery?, ledger: Ledger, db: Database,
+    private func evaluate(_ delivery: Delivery, approval: HeldDelivery?, ledger: Ledger, db: any StoreSession,
                           work: URL) throws -> Verdict {
         try checkTimestamp(delivery)
         let latest = try ledger.latestApplied()
@@ -124,7 +123,7 @@ struct DeliveryProcessor {
 
     /// Plans (when the delivery was read), then in one transaction applies or holds it, records
     /// it and stores its answer. A dry run publishes its answer at once and records nothing.
-    private func commit(_ delivery: Delivery, verdict: Verdict, approval: HeldDelivery?, ledger: Ledger, db: Database,
+    private func commit(_ delivery: Delivery, verdict: Verdict, approval: HeldDelivery?, ledger: Ledger, db: any StoreSession,
                         work: URL, answerID: inout Int64?) throws -> DeliverySummary {
         var verdict = verdict
         let findings = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM stage_findings") ?? 0
@@ -217,7 +216,7 @@ struct DeliveryProcessor {
     }
 
     /// The reject report when there are findings, the HTML report, and the receipt.
-    private func answerFiles(_ delivery: Delivery, verdict: Verdict, findings: Int, integration: IntegrationFacts?, db: Database,
+    private func answerFiles(_ delivery: Delivery, verdict: Verdict, findings: Int, integration: IntegrationFacts?, db: any StoreSession,
                              work: URL) throws -> Answer {
         var files: [(String, URL)] = []
         let names = delivery.allFiles.map(\.name)
@@ -267,7 +266,7 @@ struct DeliveryProcessor {
         defer { try? FileManager.default.removeItem(at: work) }
         var answerID: Int64?
         var counts: [EntityKind: EntityCounts] = [:]
-        try context.database.writer.inDatabase { db in
+        try context.database.inDatabase { db in
             let ledger = Ledger(db: db, organisation: organisation.id)
             try StagingArea.reset(db)
             try db.inTransaction(.immediate) {
@@ -304,8 +303,8 @@ struct DeliveryProcessor {
 
     /// The summary of a delivery answered now for a run that committed it and stopped
     /// before its answer was out.
-    static func recalled(deliveryID: Int64, names: [String], _ db: Database) throws -> DeliverySummary? {
-        guard let row = try GRDB.Row.fetchOne(db, sql: "SELECT organisation_id, timestamp, outcome FROM deliveries WHERE id = ?",
+    static func recalled(deliveryID: Int64, names: [String], _ db: any StoreSession) throws -> DeliverySummary? {
+        guard let row = try StoreRow.fetchOne(db, sql: "SELECT organisation_id, timestamp, outcome FROM deliveries WHERE id = ?",
                                               arguments: [deliveryID]),
               let outcome = DeliveryOutcome(rawValue: row["outcome"]) else { return nil }
         let counts = try Ledger(db: db, organisation: row["organisation_id"]).counts(of: deliveryID)

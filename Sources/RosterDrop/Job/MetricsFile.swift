@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import Prometheus
 
 /// The job's metrics in Prometheus' text format, for node_exporter's textfile collector
@@ -14,7 +13,7 @@ import Prometheus
 /// Labels are organisation ids and outcomes only.
 enum MetricsFile {
     static func write(_ database: PortalDatabase, organisations: [String], to path: String) throws {
-        let text = try database.writer.read { db in try render(db, organisations: organisations) }
+        let text = try database.read { db in try render(db, organisations: organisations) }
         let url = URL(fileURLWithPath: path)
         let partial = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).tmp")
         do {
@@ -30,7 +29,7 @@ enum MetricsFile {
         }
     }
 
-    static func render(_ db: Database, organisations: [String]) throws -> String {
+    static func render(_ db: any StoreSession, organisations: [String]) throws -> String {
         let registry = PrometheusCollectorRegistry()
         let known = Set(organisations)
         func gauge(_ name: String, unit: String = "", _ help: String, _ labels: [(String, String)]) -> Gauge {
@@ -39,7 +38,7 @@ enum MetricsFile {
         func counter(_ name: String, _ help: String, _ labels: [(String, String)]) -> Counter {
             registry.makeCounter(descriptor: named(name, unit: "total", help: help), labels: labels)
         }
-        for row in try GRDB.Row.fetchAll(db, sql: "SELECT * FROM organisation_runs ORDER BY organisation_id") {
+        for row in try StoreRow.fetchAll(db, sql: "SELECT * FROM organisation_runs ORDER BY organisation_id") {
             let id: String = row["organisation_id"]
             guard known.contains(id) else { continue }
             let labels = [("organisation", id)]
@@ -56,7 +55,7 @@ enum MetricsFile {
             gauge("run_duration", unit: "seconds", "How long the organisation's last run took.", labels)
                 .set(row["last_duration_seconds"] as Double)
         }
-        for row in try GRDB.Row.fetchAll(db, sql: """
+        for row in try StoreRow.fetchAll(db, sql: """
             SELECT d.organisation_id AS id, SUM(c.received) AS received, SUM(c.rejected) AS rejected
             FROM delivery_counts c JOIN deliveries d ON d.id = c.delivery_id
             WHERE d.outcome NOT IN ('duplicate', 'discarded', 'held') GROUP BY d.organisation_id ORDER BY 1
@@ -65,7 +64,7 @@ enum MetricsFile {
             counter("rows_received", "Rows received in the organisation's deliveries.", labels).increment(by: row["received"] as Int64)
             counter("rows_rejected", "Rows rejected in the organisation's deliveries.", labels).increment(by: row["rejected"] as Int64)
         }
-        for row in try GRDB.Row.fetchAll(db, sql: """
+        for row in try StoreRow.fetchAll(db, sql: """
             SELECT organisation_id AS id, outcome, COUNT(*) AS n FROM deliveries GROUP BY 1, 2 ORDER BY 1, 2
             """) where known.contains(row["id"]) {
             counter("deliveries", "Deliveries answered, by outcome.", [("organisation", row["id"]), ("outcome", row["outcome"])])

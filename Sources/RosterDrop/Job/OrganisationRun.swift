@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import Logging
 
 /// What one run did about an organisation's calendar.
@@ -55,7 +54,7 @@ struct OrganisationRun {
     /// Notes the organisation's run for `rosterdrop status` and the metrics.
     private func record(_ summary: OrganisationSummary, seconds: Double) throws {
         let now = JobClock.iso(context.clock.now())
-        try context.database.writer.write { db in
+        try context.database.write { db in
             try db.execute(sql: """
                 INSERT INTO organisation_runs (organisation_id, last_run_at, last_run_ok, last_error, last_success_at,
                                                last_duration_seconds)
@@ -75,7 +74,7 @@ struct OrganisationRun {
             if context.mode != .dry {
                 // Answers a stopped run committed and never published.
                 let published = try context.publishPending()
-                try context.database.writer.read { db in
+                try context.database.read { db in
                     for (id, names) in published.sorted(by: { $0.key < $1.key }) {
                         guard let deliveryID = try Int64.fetchOne(db, sql: "SELECT delivery_id FROM answers WHERE id = ?", arguments: [id]),
                               let recalled = try DeliveryProcessor.recalled(deliveryID: deliveryID, names: names, db) else { continue }
@@ -83,7 +82,7 @@ struct OrganisationRun {
                     }
                 }
             }
-            let state = try context.database.writer.read { db in
+            let state = try context.database.read { db in
                 try IntegrationStart.state(db, organisation: context.organisation, clock: context.clock)
             }
             var calendar = CalendarSummary(integration: "none")
@@ -133,7 +132,7 @@ struct OrganisationRun {
                 calendar.cleanupDeleted = outcome.deleted?.accounts
                 calendar.accountsAtRisk = outcome.atRisk
                 calendar.atRiskList = outcome.notice
-                if try context.database.writer.read({ db in
+                if try context.database.read({ db in
                     try String.fetchOne(db, sql: "SELECT cleanup_done_at FROM organisations WHERE id = ?", arguments: [context.id])
                 }) == nil {
                     calendar.cleanupDeadline = cleanup.deadline.iso
@@ -174,7 +173,7 @@ struct OrganisationRun {
             if let day = plannedStart { return IntegrationFacts(startDay: day.iso, started: false) }
             return nil
         }
-        var holds = try context.database.writer.read { db in try Ledger(db: db, organisation: context.id).openHolds() }
+        var holds = try context.database.read { db in try Ledger(db: db, organisation: context.id).openHolds() }
         if context.mode != .dry {
             for hold in holds where hold.state == .discarded {
                 let names = scan.ready.first { $0.timestamp == hold.timestamp }?.allFiles.map(\.name) ?? []
@@ -202,7 +201,7 @@ struct OrganisationRun {
             summary.unrecognisedNames = scan.unrecognised.filter(left.contains)
             summary.unrecognised = summary.unrecognisedNames.count
         }
-        summary.holds = try context.database.writer.read { db in
+        summary.holds = try context.database.read { db in
             try Ledger(db: db, organisation: context.id).openHolds().map(\.timestamp)
         }
     }

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import Logging
 
 /// The summary of one run, printed for people on stderr and for machines with `--json`.
@@ -86,7 +85,7 @@ public struct SyncJob {
         let started = clock.now()
         var runID: Int64?
         if !dryRun {
-            runID = try database.writer.write { db in
+            runID = try database.write { db in
                 try db.execute(sql: "INSERT INTO runs (started_at, dry_run) VALUES (?, 0)", arguments: [JobClock.iso(started)])
                 return db.lastInsertedRowID
             }
@@ -101,7 +100,7 @@ public struct SyncJob {
         let summary = RunSummary(dryRun: dryRun, organisations: summaries)
         if let runID {
             let forgotten = JobClock.iso(started.addingTimeInterval(-Double(configuration.retention.removalLogDays) * 86_400))
-            try database.writer.write { db in
+            try database.write { db in
                 try db.execute(sql: "UPDATE runs SET finished_at = ?, outcome = ? WHERE id = ?",
                                arguments: [JobClock.iso(clock.now()), summary.succeeded ? "ok" : "failed", runID])
                 // A run every five minutes is 100,000 rows a year: those that did nothing go.

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import Logging
 
 /// Files that answer something — a delivery, an integration start, a notice — built locally
@@ -28,7 +27,7 @@ struct AnswerOffice {
     let logger: Logger?
 
     /// Stores `answer` inside the caller's transaction; returns its id and final names.
-    func store(_ answer: Answer, db: Database, at now: String) throws -> (id: Int64, names: [String]) {
+    func store(_ answer: Answer, db: any StoreSession, at now: String) throws -> (id: Int64, names: [String]) {
         let names = try freeNames(answer.files.map(\.name), db: db)
         try db.execute(sql: """
             INSERT INTO answers (organisation_id, delivery_id, kind, created_at, archive) VALUES (?, ?, ?, ?, ?)
@@ -44,7 +43,7 @@ struct AnswerOffice {
 
     /// The first suffix (`-2`, `-3`, …) under which every wanted name is free: in the outbox,
     /// and among the files of answers not yet published.
-    private func freeNames(_ wanted: [String], db: Database) throws -> [String] {
+    private func freeNames(_ wanted: [String], db: any StoreSession) throws -> [String] {
         var taken = Set(try folder.list(.outbox).map(\.name))
         taken.formUnion(try String.fetchAll(db, sql: """
             SELECT f.name FROM answer_files f JOIN answers a ON a.id = f.answer_id
@@ -61,8 +60,8 @@ struct AnswerOffice {
     /// names of the files they published.
     @discardableResult
     func publishPending(_ database: PortalDatabase, scratch: URL, at now: () -> String) throws -> [Int64: [String]] {
-        let pending = try database.writer.read { db in
-            try GRDB.Row.fetchAll(db, sql: """
+        let pending = try database.read { db in
+            try StoreRow.fetchAll(db, sql: """
                 SELECT id, delivery_id, archive FROM answers WHERE organisation_id = ? AND published_at IS NULL ORDER BY id
                 """, arguments: [organisation])
         }
@@ -71,8 +70,8 @@ struct AnswerOffice {
             let id: Int64 = row["id"]
             let deliveryID: Int64? = row["delivery_id"]
             let archive = (row["archive"] as String).split(separator: "\n").map(String.init)
-            let files = try database.writer.read { db in
-                try GRDB.Row.fetchAll(db, sql: "SELECT name, content FROM answer_files WHERE answer_id = ? ORDER BY position",
+            let files = try database.read { db in
+                try StoreRow.fetchAll(db, sql: "SELECT name, content FROM answer_files WHERE answer_id = ? ORDER BY position",
                                       arguments: [id]).map { ($0["name"] as String, $0["content"] as Data) }
             }
             try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
@@ -94,7 +93,7 @@ struct AnswerOffice {
             var archived: [String] = []
             for name in archive { archived.append(try folder.archive(name)) }
             let stamp = now()
-            try database.writer.write { db in
+            try database.write { db in
                 try db.execute(sql: "UPDATE answers SET published_at = ? WHERE id = ?", arguments: [stamp, id])
                 try db.execute(sql: "DELETE FROM answer_files WHERE answer_id = ?", arguments: [id])
                 if let deliveryID {
@@ -112,7 +111,7 @@ struct AnswerOffice {
     /// Publishes `answer` at once, recording nothing (dry runs), under names free in the
     /// outbox and not reserved by an answer still waiting: a dry run must never take the
     /// name a stopped run's answer will be published under.
-    func publishNow(_ answer: Answer, db: Database) throws -> [String] {
+    func publishNow(_ answer: Answer, db: any StoreSession) throws -> [String] {
         let names = try freeNames(answer.files.map(\.name), db: db)
         return try zip(answer.files, names).map { file, name in
             try folder.publish(file.local, as: name, in: .outbox)

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 
 /// What an operator can do with held deliveries (`rosterdrop holds|approve|discard`).
 public struct HoldDesk {
@@ -11,7 +10,7 @@ public struct HoldDesk {
 
     /// Every open hold, of one organisation or all.
     public func list(organisation: String? = nil) throws -> [HeldDelivery] {
-        try database.writer.read { db in
+        try database.read { db in
             let organisations = try organisation.map { [$0] }
                 ?? String.fetchAll(db, sql: "SELECT DISTINCT organisation_id FROM holds WHERE state <> 'closed' ORDER BY 1")
             return try organisations.flatMap { try Ledger(db: db, organisation: $0).openHolds() }
@@ -21,7 +20,7 @@ public struct HoldDesk {
     /// Marks the held delivery `timestamp` approved (the next run applies it) or discarded
     /// (the next run answers it and archives its files).
     public func decide(organisation: String, timestamp: String, approve: Bool, at now: Date) throws -> HeldDelivery {
-        try database.writer.write { db in
+        try database.write { db in
             let holds = try Ledger(db: db, organisation: organisation).openHolds()
             guard var hold = holds.first(where: { $0.timestamp == timestamp }) else {
                 let open = holds.map(\.timestamp).joined(separator: ", ")

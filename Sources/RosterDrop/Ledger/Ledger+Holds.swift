@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 
 /// Where a held delivery stands.
 public enum HoldState: String, Sendable, Codable {
@@ -39,14 +38,14 @@ public struct HeldDelivery: Sendable, Codable {
 extension Ledger {
     /// The organisation's holds not yet closed, oldest first.
     func openHolds() throws -> [HeldDelivery] {
-        try GRDB.Row.fetchAll(db, sql: """
+        try StoreRow.fetchAll(db, sql: """
             SELECT * FROM holds WHERE organisation_id = ? AND state <> 'closed' ORDER BY timestamp, delivery_id
             """, arguments: [organisation]).map(heldDelivery)
     }
 
-    func heldDelivery(_ row: GRDB.Row) throws -> HeldDelivery {
+    func heldDelivery(_ row: StoreRow) throws -> HeldDelivery {
         let id: Int64 = row["delivery_id"]
-        let figures = try GRDB.Row.fetchAll(db, sql: "SELECT * FROM hold_figures WHERE delivery_id = ? ORDER BY entity",
+        let figures = try StoreRow.fetchAll(db, sql: "SELECT * FROM hold_figures WHERE delivery_id = ? ORDER BY entity",
                                             arguments: [id]).map { figure in
             HoldFigure(entity: figure["entity"], removing: figure["removing"], current: figure["current"],
                        limitPercent: figure["limit_percent"])

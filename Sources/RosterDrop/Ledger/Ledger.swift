@@ -1,10 +1,9 @@
 import Foundation
-import GRDB
 
 /// The job's own record of what it did with each organisation's deliveries: outcomes,
 /// counts, findings (without values) and holds. It keeps ids and counts only.
 struct Ledger {
-    let db: Database
+    let db: any StoreSession
     let organisation: String
 
     /// The last delivery applied to the portal.
@@ -16,7 +15,7 @@ struct Ledger {
     }
 
     func latestApplied() throws -> Applied? {
-        guard let row = try GRDB.Row.fetchOne(db, sql: """
+        guard let row = try StoreRow.fetchOne(db, sql: """
             SELECT id, timestamp, content_sha256, received_at FROM deliveries
             WHERE organisation_id = ? AND outcome IN ('applied', 'applied_with_rejects', 'applied_with_warnings')
             ORDER BY timestamp DESC, id DESC LIMIT 1
@@ -89,7 +88,7 @@ struct Ledger {
     /// The counts a delivery was recorded with.
     func counts(of deliveryID: Int64) throws -> [EntityKind: EntityCounts] {
         var counts: [EntityKind: EntityCounts] = [:]
-        for row in try GRDB.Row.fetchAll(db, sql: "SELECT * FROM delivery_counts WHERE delivery_id = ?", arguments: [deliveryID]) {
+        for row in try StoreRow.fetchAll(db, sql: "SELECT * FROM delivery_counts WHERE delivery_id = ?", arguments: [deliveryID]) {
             guard let kind = EntityKind(rawValue: row["entity"]) else { continue }
             var entity = EntityCounts()
             entity.received = row["received"]
@@ -140,7 +139,7 @@ public struct ReprocessDesk {
     /// are in the inbox (again): after a mapping is fixed, say. A delivery older than the last
     /// one applied stays refused as stale: the portal never goes back in time.
     public func request(organisation: String, timestamp: String, at now: Date) throws {
-        try database.writer.write { db in
+        try database.write { db in
             let known = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM deliveries WHERE organisation_id = ? AND timestamp = ?)",
                                           arguments: [organisation, timestamp]) ?? false
             guard known else {

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 
 /// One moment in a person's history: a delivery or a calendar step, and what it did to them.
 public struct HistoryEntry: Sendable, Codable, Equatable {
@@ -35,7 +34,7 @@ public struct PersonHistory {
     }
 
     public func entries(organisation: String, who: Who) throws -> [HistoryEntry] {
-        try database.writer.read { db in
+        try database.read { db in
             let accounts = try self.accounts(db, organisation: organisation, who: who)
             guard !accounts.isEmpty else {
                 let what = switch who {
@@ -54,14 +53,14 @@ public struct PersonHistory {
     }
 
     /// The accounts the person has had, with their person id: the current one and those removed.
-    private func accounts(_ db: Database, organisation: String, who: Who) throws -> [(Int64, String?)] {
+    private func accounts(_ db: any StoreSession, organisation: String, who: Who) throws -> [(Int64, String?)] {
         var people: [String] = []
         var found: [Int64: String?] = [:]
         switch who {
         case .person(let id):
             people = [id]
         case .email(let address):
-            for row in try GRDB.Row.fetchAll(db, sql: """
+            for row in try StoreRow.fetchAll(db, sql: """
                 SELECT id, person_id FROM accounts WHERE organisation_id = ? AND rosterdrop_email_key(email) = ?
                 """, arguments: [organisation, EmailKey.key(address)]) {
                 found[row["id"]] = row["person_id"] as String?
@@ -88,8 +87,8 @@ public struct PersonHistory {
         var reason: String?
     }
 
-    private func entries(_ db: Database, organisation: String, account: Int64, person: String?) throws -> [HistoryEntry] {
-        let changes = try GRDB.Row.fetchAll(db, sql: """
+    private func entries(_ db: any StoreSession, organisation: String, account: Int64, person: String?) throws -> [HistoryEntry] {
+        let changes = try StoreRow.fetchAll(db, sql: """
             SELECT happened_at, delivery_id, event, ref, detail, reason FROM change_log
             WHERE account_id = ? AND organisation_id = ? ORDER BY happened_at, rowid
             """, arguments: [account, organisation]).map { row in
@@ -98,13 +97,13 @@ public struct PersonHistory {
         }
         let names = try Names(db, organisation: organisation)
         var deliveries: [Int64: (timestamp: String, at: String)] = [:]
-        for row in try GRDB.Row.fetchAll(db, sql: "SELECT id, timestamp, received_at FROM deliveries WHERE organisation_id = ?",
+        for row in try StoreRow.fetchAll(db, sql: "SELECT id, timestamp, received_at FROM deliveries WHERE organisation_id = ?",
                                          arguments: [organisation]) {
             deliveries[row["id"]] = (row["timestamp"], row["received_at"])
         }
-        let current = try GRDB.Row.fetchOne(db, sql: "SELECT created_at, created_by_delivery FROM accounts WHERE id = ?",
+        let current = try StoreRow.fetchOne(db, sql: "SELECT created_at, created_by_delivery FROM accounts WHERE id = ?",
                                             arguments: [account])
-        let removal = try GRDB.Row.fetchOne(db, sql: """
+        let removal = try StoreRow.fetchOne(db, sql: """
             SELECT removed_at, reason, delivery_id, created_by_delivery FROM removal_log
             WHERE account_id = ? AND organisation_id = ? ORDER BY removed_at LIMIT 1
             """, arguments: [account, organisation])
@@ -136,7 +135,7 @@ public struct PersonHistory {
             note(removal["removed_at"], removal["delivery_id"], "account \(account) removed: " + Self.removalReason(removal["reason"]))
         }
         if let person {
-            for row in try GRDB.Row.fetchAll(db, sql: """
+            for row in try StoreRow.fetchAll(db, sql: """
                 SELECT d.received_at, d.id, f.file, f.line, f.column_name, f.rule FROM findings f
                 JOIN deliveries d ON d.id = f.delivery_id
                 WHERE f.person_id = ? AND d.organisation_id = ? AND f.warning = 0 ORDER BY d.received_at, f.file, f.line
@@ -225,7 +224,7 @@ public struct PersonHistory {
 
     /// What the account held at its creation (or when the log began): held now or lost later,
     /// less what was gained later — judged per group and order by its first logged event.
-    private func startingHoldings(_ db: Database, account: Int64, changes: [Change]) throws -> Holdings {
+    private func startingHoldings(_ db: any StoreSession, account: Int64, changes: [Change]) throws -> Holdings {
         var first: [String: String] = [:]
         var products: [String: String] = [:]
         for change in changes {
@@ -246,7 +245,7 @@ public struct PersonHistory {
             WHERE m.account_id = ? ORDER BY 1
             """, arguments: [account])
         var licenses: [String: String?] = [:]
-        for row in try GRDB.Row.fetchAll(db, sql: "SELECT order_id, product_id FROM licenses WHERE account_id = ? AND order_id IS NOT NULL",
+        for row in try StoreRow.fetchAll(db, sql: "SELECT order_id, product_id FROM licenses WHERE account_id = ? AND order_id IS NOT NULL",
                                          arguments: [account]) {
             licenses[row["order_id"]] = row["product_id"] as String?
         }
@@ -267,13 +266,13 @@ public struct PersonHistory {
         var groups: [String: String] = [:]
         var products: [String: String] = [:]
 
-        init(_ db: Database, organisation: String) throws {
-            for row in try GRDB.Row.fetchAll(db, sql: """
+        init(_ db: any StoreSession, organisation: String) throws {
+            for row in try StoreRow.fetchAll(db, sql: """
                 SELECT COALESCE(external_id, 'portal:' || id) AS ref, name FROM groups WHERE organisation_id = ?
                 """, arguments: [organisation]) {
                 groups[row["ref"]] = row["name"]
             }
-            for row in try GRDB.Row.fetchAll(db, sql: "SELECT product_id, title FROM products") {
+            for row in try StoreRow.fetchAll(db, sql: "SELECT product_id, title FROM products") {
                 products[row["product_id"]] = row["title"]
             }
         }

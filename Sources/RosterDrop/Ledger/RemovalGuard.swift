@@ -1,4 +1,3 @@
-import GRDB
 
 /// Decides whether a delivery's plan removes too much to apply without an operator.
 struct RemovalGuard {
@@ -11,7 +10,7 @@ struct RemovalGuard {
     /// What the organisation holds from Skolon now, for the kinds in `kinds` (counting a
     /// national organisation's memberships takes a while: only kinds that remove enough to
     /// matter are counted).
-    static func current(_ db: Database, organisation: String, kinds: Set<EntityKind>) throws -> [EntityKind: Int] {
+    static func current(_ db: any StoreSession, organisation: String, kinds: Set<EntityKind>) throws -> [EntityKind: Int] {
         let sql: [EntityKind: String] = [
             .users: "SELECT COUNT(*) FROM accounts WHERE organisation_id = ? AND identity_source = 'skolon'",
             .groups: "SELECT COUNT(*) FROM groups WHERE organisation_id = ? AND source = 'skolon'",
@@ -34,7 +33,7 @@ struct RemovalGuard {
     /// The plan's removals that are expiry's doing, not the snapshot's: people whose last
     /// license ended (`expiry_pending`), with what goes with them. They never count toward a
     /// hold (a school's trials ending on one day are no broken export).
-    static func expiryDriven(_ db: Database, organisation: String) throws -> [EntityKind: Int] {
+    static func expiryDriven(_ db: any StoreSession, organisation: String) throws -> [EntityKind: Int] {
         let pending = "SELECT account_id FROM expiry_pending WHERE organisation_id = ?"
         return [
             .users: try Int.fetchOne(db, sql: """

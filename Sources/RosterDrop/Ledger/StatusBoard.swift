@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 
 /// Where one organisation's feed stands, as `rosterdrop status` shows it.
 public struct OrganisationStatus: Sendable, Codable, Equatable {
@@ -52,7 +51,7 @@ public struct StatusBoard {
     public func statuses(now: Date) throws -> [OrganisationStatus] {
         let clock = JobClock(now: { now }, timeZone: configuration.timeZone)
         let today = clock.day(of: now)
-        return try database.writer.read { db in
+        return try database.read { db in
             try configuration.organisations.map { organisation in
                 do {
                     return try status(db, organisation: organisation, clock: clock, today: today, now: now)
@@ -65,7 +64,7 @@ public struct StatusBoard {
         }
     }
 
-    private func status(_ db: Database, organisation: OrganisationConfiguration, clock: JobClock, today: CalendarDay,
+    private func status(_ db: any StoreSession, organisation: OrganisationConfiguration, clock: JobClock, today: CalendarDay,
                         now: Date) throws -> OrganisationStatus {
         let id = organisation.id
         var status = OrganisationStatus(id: id, mode: organisation.mode.rawValue, integration: "none", held: [], flags: [])
@@ -97,7 +96,7 @@ public struct StatusBoard {
 
         // The last delivery the job answered, aged by the job's own clock: a sender's timestamp
         // (even a refused, future one) decides neither.
-        if let row = try GRDB.Row.fetchOne(db, sql: """
+        if let row = try StoreRow.fetchOne(db, sql: """
             SELECT timestamp, outcome, received_at FROM deliveries WHERE organisation_id = ? ORDER BY id DESC LIMIT 1
             """, arguments: [id]) {
             let answeredAt: String = row["received_at"]
@@ -107,7 +106,7 @@ public struct StatusBoard {
         }
         // Waiting for an operator; an approved or discarded one is taken by the next run.
         status.held = try Ledger(db: db, organisation: id).openHolds().filter { $0.state == .held }.map(\.timestamp)
-        if let row = try GRDB.Row.fetchOne(db, sql: "SELECT * FROM organisation_runs WHERE organisation_id = ?", arguments: [id]) {
+        if let row = try StoreRow.fetchOne(db, sql: "SELECT * FROM organisation_runs WHERE organisation_id = ?", arguments: [id]) {
             status.lastRun = .init(at: row["last_run_at"], ok: row["last_run_ok"], error: row["last_error"],
                                    seconds: row["last_duration_seconds"])
             status.lastSuccessAt = row["last_success_at"]

@@ -1,4 +1,3 @@
-import GRDB
 
 /// Why a person's account left the portal, as the removal log keeps it.
 enum RemovalReason: String, Sendable {
@@ -21,7 +20,7 @@ enum AccountRemoval {
     /// Deletes the accounts whose ids `select` yields (with `arguments`); returns how many
     /// accounts, licenses and memberships went.
     @discardableResult
-    static func remove(_ db: Database, organisation: String, select: String, arguments: StatementArguments = [],
+    static func remove(_ db: any StoreSession, organisation: String, select: String, arguments: StoreArguments = [],
                        reason: RemovalReason, deliveryID: Int64?, at now: String) throws -> (accounts: Int, licenses: Int, memberships: Int) {
         try db.execute(sql: "DROP TABLE IF EXISTS temp.removing_accounts")
         try db.execute(sql: "CREATE TEMP TABLE removing_accounts (id INTEGER PRIMARY KEY)")

@@ -1,4 +1,3 @@
-import GRDB
 
 /// What happened to each person's account, for `rosterdrop history`: written in the same
 /// transaction as the change, from the plan tables and the removal steps.
@@ -25,7 +24,7 @@ enum ChangeLog {
     }
 
     /// The first account id the plan creates: accounts below it were there before.
-    private static func firstNewAccount(_ db: Database) throws -> Int64 {
+    private static func firstNewAccount(_ db: any StoreSession) throws -> Int64 {
         try Int64.fetchOne(db, sql: "SELECT MIN(account_id) FROM plan_users WHERE action = 'create'") ?? Int64.max
     }
 
@@ -35,9 +34,9 @@ enum ChangeLog {
 
     /// Before the plan is applied: the field names a delivery changes (the old values are
     /// still there to compare), and what leaves people who stay.
-    static func beforeApply(_ db: Database, organisation: String, deliveryID: Int64?, at now: String,
+    static func beforeApply(_ db: any StoreSession, organisation: String, deliveryID: Int64?, at now: String,
                             reason: RemovalReason) throws {
-        let context: StatementArguments = [organisation, deliveryID, now]
+        let context: StoreArguments = [organisation, deliveryID, now]
         try db.execute(sql: """
             \(insert)
             SELECT ?1, p.account_id, ?2, ?3, CASE p.action WHEN 'adopt' THEN 'adopted' ELSE 'updated' END, NULL,
@@ -86,8 +85,8 @@ enum ChangeLog {
 
     /// After the plan is applied: what people who were already there gain. (A new account's
     /// creation is its `created_by_delivery`, not a row here.)
-    static func afterApply(_ db: Database, organisation: String, deliveryID: Int64?, at now: String) throws {
-        let context: StatementArguments = [organisation, deliveryID, now]
+    static func afterApply(_ db: any StoreSession, organisation: String, deliveryID: Int64?, at now: String) throws {
+        let context: StoreArguments = [organisation, deliveryID, now]
         // New accounts' groups and licenses are what they were created with (not logged).
         let firstNew = try firstNewAccount(db)
         try db.execute(sql: """
@@ -105,8 +104,8 @@ enum ChangeLog {
     }
 
     /// Everything the accounts in `temp.removing_accounts` hold, as lost with them.
-    static func removing(_ db: Database, organisation: String, deliveryID: Int64?, at now: String, reason: String) throws {
-        let context: StatementArguments = [organisation, deliveryID, now, reason]
+    static func removing(_ db: any StoreSession, organisation: String, deliveryID: Int64?, at now: String, reason: String) throws {
+        let context: StoreArguments = [organisation, deliveryID, now, reason]
         try db.execute(sql: """
             \(insert)
             SELECT ?1, m.account_id, ?2, ?3, 'group_left', COALESCE(g.external_id, 'portal:' || g.id), NULL, ?4
@@ -120,7 +119,7 @@ enum ChangeLog {
     }
 
     /// The memberships of the groups `select` yields (ids), left as the groups are deleted.
-    static func groupsDeleted(_ db: Database, organisation: String, select: String, arguments: StatementArguments,
+    static func groupsDeleted(_ db: any StoreSession, organisation: String, select: String, arguments: StoreArguments,
                               at now: String, reason: String) throws {
         try db.execute(sql: """
             \(insert)
@@ -130,7 +129,7 @@ enum ChangeLog {
     }
 
     /// Licenses `select` yields (ids), lost by holders who keep their account.
-    static func licensesLost(_ db: Database, organisation: String, select: String, arguments: StatementArguments,
+    static func licensesLost(_ db: any StoreSession, organisation: String, select: String, arguments: StoreArguments,
                              at now: String, reason: String) throws {
         try db.execute(sql: """
             \(insert)

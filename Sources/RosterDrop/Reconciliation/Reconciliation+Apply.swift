@@ -1,4 +1,3 @@
-import GRDB
 
 /// The plan could not be applied because the portal changed under it.
 struct PortalChangedError: Error, CustomStringConvertible {

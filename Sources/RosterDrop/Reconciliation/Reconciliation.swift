@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 
 /// Counts of what a delivery does to one entity.
 public struct EntityCounts: Sendable, Equatable, Codable {
@@ -34,7 +33,7 @@ public struct EntityCounts: Sendable, Equatable, Codable {
 ///   key could not be read, anything of that kind (removals suspended);
 /// - manual groups and accounts that were never linked are not touched.
 struct Reconciliation {
-    let db: Database
+    let db: any StoreSession
     let organisation: String
     /// Kinds whose file is part of this delivery; absent kinds are left as they are.
     let present: Set<EntityKind>
@@ -61,7 +60,7 @@ struct Reconciliation {
         var counts: [EntityKind: EntityCounts] = [:]
         for kind in EntityKind.allCases {
             var entity = EntityCounts()
-            for row in try Row.fetchAll(db, sql: "SELECT action, COUNT(*) AS n FROM plan_\(kind.rawValue) GROUP BY action") {
+            for row in try StoreRow.fetchAll(db, sql: "SELECT action, COUNT(*) AS n FROM plan_\(kind.rawValue) GROUP BY action") {
                 let action: String = row["action"]
                 let number: Int = row["n"]
                 switch action {
@@ -77,7 +76,7 @@ struct Reconciliation {
     }
 
     /// Drops the plan tables of an earlier delivery on this connection.
-    static func discardPlan(_ db: Database) throws {
+    static func discardPlan(_ db: any StoreSession) throws {
         for kind in EntityKind.allCases {
             try db.execute(sql: "DROP TABLE IF EXISTS temp.plan_\(kind.rawValue)")
         }

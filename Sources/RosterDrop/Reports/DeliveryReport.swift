@@ -1,6 +1,5 @@
 import Crypto
 import Foundation
-import GRDB
 
 /// Where an organisation's integration stands, as a delivery's report shows it.
 struct IntegrationFacts: Sendable {
@@ -59,11 +58,11 @@ struct DeliveryReport {
     static func fileName(_ timestamp: String) -> String { "report_\(timestamp).html" }
 
     /// Writes the page from the staged findings.
-    func write(_ db: Database, to url: URL) throws {
+    func write(_ db: any StoreSession, to url: URL) throws {
         try ReportWriter.writeLocal(try render(db), to: url)
     }
 
-    func render(_ db: Database) throws -> String {
+    func render(_ db: any StoreSession) throws -> String {
         var page = HTMLText()
         let script = Self.script
         let hash = Data(SHA256.hash(data: Data(script.utf8))).base64EncodedString()
@@ -228,8 +227,8 @@ struct DeliveryReport {
     }
 
     /// Findings grouped by rule (warnings apart), most frequent first, with examples.
-    private func findingGroups(_ db: Database, ranks: (sql: String, arguments: StatementArguments), _ page: inout HTMLText) throws {
-        let groups = try GRDB.Row.fetchAll(db, sql: """
+    private func findingGroups(_ db: any StoreSession, ranks: (sql: String, arguments: StoreArguments), _ page: inout HTMLText) throws {
+        let groups = try StoreRow.fetchAll(db, sql: """
             SELECT rule, warning, COUNT(*) AS n, COUNT(DISTINCT file || char(31) || line) AS lines
             FROM stage_findings GROUP BY rule, warning ORDER BY n DESC, rule
             """)
@@ -245,7 +244,7 @@ struct DeliveryReport {
             let warning = (group["warning"] as Int) != 0
             let count: Int = group["n"]
             let lines: Int = group["lines"]
-            let examples = try GRDB.Row.fetchAll(db, sql: """
+            let examples = try StoreRow.fetchAll(db, sql: """
                 SELECT file, line, column_name, detail FROM stage_findings WHERE rule = ? AND warning = ?
                 ORDER BY \(ranks.sql), file, line, column_name LIMIT \(Self.examplesPerRule)
                 """, arguments: [ruleID, warning] + ranks.arguments)
@@ -273,7 +272,7 @@ struct DeliveryReport {
     }
 
     /// Every finding as a row of a table the script filters.
-    private func rejectedRows(_ db: Database, ranks: (sql: String, arguments: StatementArguments), _ page: inout HTMLText) throws {
+    private func rejectedRows(_ db: any StoreSession, ranks: (sql: String, arguments: StoreArguments), _ page: inout HTMLText) throws {
         let total = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM stage_findings") ?? 0
         guard total > 0 else { return }
         let files = try String.fetchAll(db, sql: "SELECT DISTINCT file FROM stage_findings ORDER BY \(ranks.sql), file",
@@ -310,11 +309,10 @@ struct DeliveryReport {
             page.raw("</th>")
         }
         page.raw("</tr></thead><tbody>\n")
-        let cursor = try GRDB.Row.fetchCursor(db, sql: """
+        try db.forEachRow(sql: """
             SELECT file, line, column_name, value, rule, detail, warning FROM stage_findings
             ORDER BY \(ranks.sql), file, line, column_name, rule LIMIT \(Self.rowLimit)
-            """, arguments: ranks.arguments)
-        while let row = try cursor.next() {
+            """, arguments: ranks.arguments) { row in
             let file: String = row["file"]
             let ruleID: String = row["rule"]
             let line: Int = row["line"]
@@ -329,6 +327,7 @@ struct DeliveryReport {
             page.element("td", message.swedish)
             page.element("td", message.english, attributes: "lang=\"en\"")
             page.raw("</tr>\n")
+            return true
         }
         page.raw("</tbody></table></section>\n")
     }

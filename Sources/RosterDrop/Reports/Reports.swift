@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 
 /// The outcome of a delivery as the receipt states it.
 public enum DeliveryOutcome: String, Sendable, Codable {
@@ -24,16 +23,15 @@ enum ReportWriter {
     /// Writes `rejects_<ts>.csv.gz` from the staged findings, ordered by file then line.
     ///
     /// `files` gives the order of the delivery's files; findings about other names follow.
-    static func writeRejects(_ db: Database, files: [String], source: String? = nil, to url: URL) throws -> Int {
+    static func writeRejects(_ db: any StoreSession, files: [String], source: String? = nil, to url: URL) throws -> Int {
         let writer = try GzipWriter(path: url.path)
         try writer.write(CSVWriter.line(rejectsHeader))
         var count = 0
         let rank = fileRank(files)
-        let cursor = try GRDB.Row.fetchCursor(db, sql: """
+        try db.forEachRow(sql: """
             SELECT file, line, column_name, value, rule, detail, warning FROM stage_findings
             ORDER BY \(rank.sql), file, line, column_name, rule
-            """, arguments: rank.arguments)
-        while let row = try cursor.next() {
+            """, arguments: rank.arguments) { row in
             let ruleID: String = row["rule"]
             let line: Int = row["line"]
             let message = messages(ruleID, detail: row["detail"], warning: (row["warning"] as Int) != 0, source: source)
@@ -41,17 +39,18 @@ enum ReportWriter {
                          message.swedish, message.english]
             try writer.write(CSVWriter.line(cells.map(SpreadsheetSafety.neutralise)))
             count += 1
+            return true
         }
         try writer.close()
         return count
     }
 
     /// SQL ranking findings by the delivery's file order (`files`); other names come after.
-    static func fileRank(_ files: [String]) -> (sql: String, arguments: StatementArguments) {
+    static func fileRank(_ files: [String]) -> (sql: String, arguments: StoreArguments) {
         guard !files.isEmpty else { return ("0", []) }
         var rank = "CASE file"
         for index in files.indices { rank += " WHEN ? THEN \(index)" }
-        return (rank + " ELSE \(files.count) END", StatementArguments(files))
+        return (rank + " ELSE \(files.count) END", StoreArguments(files))
     }
 
     /// A finding's Swedish and English messages, as every report gives them.

@@ -1,4 +1,3 @@
-import GRDB
 
 /// The checks on more than one row that run in SQL, on a file just staged, before the next
 /// file is read: people already linked to another organisation, and uniqueness of fields
@@ -7,7 +6,7 @@ import GRDB
 /// Each refused row gets a finding and is marked rejected, in staging and in the index, so
 /// that the files read after it see it as rejected.
 struct CrossFileChecks {
-    let db: Database
+    let db: any StoreSession
     let mapping: Mapping
     let organisation: String
     let index: DeliveryIndex
@@ -23,7 +22,7 @@ struct CrossFileChecks {
         let repeats = index.takeRepeats(rules, keyColumns: keyColumns)
         try StagingArea.insert(repeats.findings, db)
         try StagingArea.reject(kind, lines: repeats.linesToReject, db)
-        let inserter = try StagingInserter(db, kind: kind)
+        let inserter = try db.stagedRowWriter(kind)
         for row in repeats.rowsToStage { try inserter.insert(row) }
         if kind == .users { try rejectOtherOrganisations(feeds) }
         for field in rules.otherUnique {
@@ -38,11 +37,11 @@ struct CrossFileChecks {
     private func markRejected(_ kind: EntityKind, lines: [Int]) throws {
         guard !lines.isEmpty else { return }
         let keyColumns = kind.key.joined(separator: ", ")
-        let select = try db.cachedStatement(sql: "SELECT \(keyColumns) FROM \(kind.stagingTable) WHERE line = ? AND rejected = 0")
         var keys: [[String]] = []
         for line in lines {
-            if let row = try GRDB.Row.fetchOne(select, arguments: [line]) {
-                keys.append((0..<row.count).map { (row[$0] as String?) ?? "" })
+            if let row = try StoreRow.fetchOne(db, sql: "SELECT \(keyColumns) FROM \(kind.stagingTable) WHERE line = ? AND rejected = 0",
+                                               arguments: [line]) {
+                keys.append(row.values.map { String.fromStoreValue($0) ?? "" })
             }
         }
         index.reject(kind, keys: keys)
@@ -55,7 +54,7 @@ struct CrossFileChecks {
         let notNull = columns.map { "\($0) IS NOT NULL" }.joined(separator: " AND ")
         let join = columns.map { "d.\($0) = s.\($0)" }.joined(separator: " AND ")
         let list = columns.joined(separator: ", ")
-        let rows = try GRDB.Row.fetchAll(db, sql: """
+        let rows = try StoreRow.fetchAll(db, sql: """
             SELECT s.line, s.rejected, \(columns.map { "s.\($0)" }.joined(separator: ", ")) FROM \(table) s
             JOIN (SELECT \(list) FROM \(table) WHERE \(notNull) GROUP BY \(list) HAVING COUNT(*) > 1) d ON \(join)
             ORDER BY \(columns.map { "s.\($0)" }.joined(separator: ", ")), s.line
@@ -93,7 +92,7 @@ struct CrossFileChecks {
             guard let file = index.numbering.file(of: .users, source: feed.source.name) else { continue }
             headers[file] = feed.fields.first { $0.target == "person_id" }?.column ?? "person_id"
         }
-        let rows = try GRDB.Row.fetchAll(db, sql: """
+        let rows = try StoreRow.fetchAll(db, sql: """
             SELECT s.line, s.person_id FROM stage_users s JOIN accounts a ON a.person_id = s.person_id
             WHERE s.rejected = 0 AND (a.organisation_id IS NULL OR a.organisation_id <> ?)
             ORDER BY s.line

@@ -1,5 +1,3 @@
-import GRDB
-
 /// The form in which e-mail addresses are compared when adopting pre-integration accounts.
 ///
 /// Contract rule 2 matches e-mails case-insensitively. SQL's `lower()` folds only A–Z in
@@ -9,10 +7,5 @@ import GRDB
 enum EmailKey {
     static func key(_ email: String) -> String {
         email.lowercased()
-    }
-
-    static let sqlFunction = DatabaseFunction("rosterdrop_email_key", argumentCount: 1, pure: true) { values in
-        guard let email = String.fromDatabaseValue(values[0]) else { return nil }
-        return key(email)
     }
 }

@@ -1,13 +1,15 @@
 import Foundation
 import GRDB
 
-/// The portal database: accounts, groups, memberships, licenses, the product catalogue and
-/// the job's own ledger of runs and deliveries.
+/// The portal database on SQLite: accounts, groups, memberships, licenses, the product
+/// catalogue and the job's own ledger of runs and deliveries.
 ///
-/// SQL here sticks to what SQLite and PostgreSQL share (`INSERT … SELECT`, `UPDATE … FROM`,
-/// temporary tables), so that a PostgreSQL writer can be put beside this one later.
+/// It hands the pipeline `StoreSession`s (`write`, `read`, `inDatabase`); GRDB is seen only
+/// in `Store/SQLite/`. The pipeline's SQL sticks to what SQLite and PostgreSQL share
+/// (`INSERT … SELECT`, `UPDATE … FROM`, temporary tables); what differs — the bulk path, the
+/// e-mail key function, the migrations — lives in the implementations.
 public final class PortalDatabase: Sendable {
-    public let writer: DatabaseQueue
+    private let writer: DatabaseQueue
     public let path: String
 
     /// Opens (creating if needed) the database at `path` in WAL mode and migrates it.
@@ -47,13 +49,28 @@ public final class PortalDatabase: Sendable {
         }
     }
 
+    /// Runs `body` in a write transaction (committed when it returns, rolled back if it throws).
+    func write<T>(_ body: (any StoreSession) throws -> T) throws -> T {
+        try writer.write { db in try body(SQLiteSession(db)) }
+    }
+
+    /// Runs `body` with the connection, reading.
+    func read<T>(_ body: (any StoreSession) throws -> T) throws -> T {
+        try writer.read { db in try body(SQLiteSession(db)) }
+    }
+
+    /// Runs `body` with the connection outside any transaction: it begins its own.
+    func inDatabase<T>(_ body: (any StoreSession) throws -> T) throws -> T {
+        try writer.inDatabase { db in try body(SQLiteSession(db)) }
+    }
+
     /// Records the inbox listing of an organisation without manifests and returns, for each
     /// file, since when it has had its current size and mtime (files gone are forgotten).
     /// With `record` false (test mode) nothing is written: new or changed files count from now.
     public func observe(_ files: [DropFile], organisation: String, now: Date, record: Bool) throws -> [String: Date] {
-        try writer.write { db in
+        try write { db in
             var seen: [String: (size: Int64, modified: Double, first: Double)] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT name, size, modified, first_seen FROM inbox_observations WHERE organisation_id = ?",
+            for row in try StoreRow.fetchAll(db, sql: "SELECT name, size, modified, first_seen FROM inbox_observations WHERE organisation_id = ?",
                                         arguments: [organisation]) {
                 seen[row["name"]] = (row["size"], row["modified"], row["first_seen"])
             }
@@ -93,18 +110,9 @@ public final class PortalDatabase: Sendable {
         }
     }
 
-    /// The database's own key for row hashes, drawn when it was created.
-    static func rowHashKey(_ db: Database) throws -> SipKey {
-        guard let text = try String.fetchOne(db, sql: "SELECT value FROM job_settings WHERE name = 'row_hash_key'"),
-              let key = SipKey(hex: text) else {
-            throw DatabaseError(message: "job_settings.row_hash_key is missing or malformed")
-        }
-        return key
-    }
-
     /// The hashes of the records of `kind` the job last wrote for `organisation`.
     static func appliedHashes(_ kind: EntityKind, organisation: String, expected: Int,
-                              _ db: Database) throws -> Set<Int64> {
+                              _ db: any StoreSession) throws -> Set<Int64> {
         let sql: String
         switch kind {
         case .users:
@@ -123,8 +131,10 @@ public final class PortalDatabase: Sendable {
             return []
         }
         var hashes = Set<Int64>(minimumCapacity: expected)
-        let cursor = try Int64.fetchCursor(db, sql: sql, arguments: [organisation])
-        while let hash = try cursor.next() { hashes.insert(hash) }
+        try db.forEachValue(sql: sql, arguments: [organisation]) { value in
+            if case .integer(let hash) = value { hashes.insert(hash) }
+            return true
+        }
         return hashes
     }
 }

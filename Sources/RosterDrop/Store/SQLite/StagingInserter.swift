@@ -6,7 +6,7 @@ import GRDBSQLite
 /// This is the bulk path (millions of rows a delivery): it skips building a
 /// `StatementArguments` per row, which measured as the main cost of staging. SQLite calls
 /// stay in this file; failures surface as GRDB's `DatabaseError` with the SQL, never values.
-struct StagingInserter {
+struct StagingInserter: StagedRowWriter {
     private let statement: Statement
     private let sql: String
     private let textColumns: Int

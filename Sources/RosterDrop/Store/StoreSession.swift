@@ -1,0 +1,52 @@
+/// How a transaction begins: `immediate` takes the write lock at once.
+public enum TransactionKind: Sendable {
+    case deferred
+    case immediate
+}
+
+/// How a transaction's body ends.
+public enum TransactionCompletion: Sendable {
+    case commit
+    case rollback
+}
+
+/// A statement prepared once and run many times.
+protocol StoreStatement: AnyObject {
+    func execute(arguments: StoreArguments) throws
+}
+
+/// Writes staged rows in bulk: the one path that moves millions of rows a delivery.
+protocol StagedRowWriter {
+    func insert(_ row: StagedBatch.Row) throws
+}
+
+/// One connection to the portal store, as the pipeline uses it: statements, rows, values,
+/// transactions, and the bulk paths. Above it nothing sees GRDB (or, later, PostgreSQL's
+/// client); the SQL that differs between the two lives in their implementations.
+protocol StoreSession: AnyObject {
+    func execute(sql: String, arguments: StoreArguments) throws
+    /// Calls `body` for each row until it returns false.
+    func forEachRow(sql: String, arguments: StoreArguments, _ body: (StoreRow) throws -> Bool) throws
+    /// Calls `body` with each row's first column until it returns false.
+    func forEachValue(sql: String, arguments: StoreArguments, _ body: (StoreValue) throws -> Bool) throws
+    /// Rows the last statement changed.
+    var changesCount: Int { get }
+    /// The row id the last insert made.
+    var lastInsertedRowID: Int64 { get }
+    func inTransaction(_ kind: TransactionKind, _ body: () throws -> TransactionCompletion) throws
+    func makeStatement(sql: String) throws -> any StoreStatement
+    /// The bulk writer of `kind`'s staged rows.
+    func stagedRowWriter(_ kind: EntityKind) throws -> any StagedRowWriter
+    /// The store's own key for row hashes, drawn when it was created.
+    func rowHashKey() throws -> SipKey
+}
+
+extension StoreSession {
+    func execute(sql: String) throws {
+        try execute(sql: sql, arguments: [])
+    }
+
+    func inTransaction(_ body: () throws -> TransactionCompletion) throws {
+        try inTransaction(.deferred, body)
+    }
+}
