@@ -86,8 +86,8 @@ public struct SyncJob {
         var runID: Int64?
         if !dryRun {
             runID = try database.write { db in
-                try db.execute(sql: "INSERT INTO runs (started_at, dry_run) VALUES (?, 0)", arguments: [JobClock.iso(started)])
-                return db.lastInsertedRowID
+                try db.insertReturningID(sql: "INSERT INTO runs (started_at, dry_run) VALUES (?, 0) RETURNING id",
+                                         arguments: [JobClock.iso(started)])
             }
         }
         var summaries: [OrganisationSummary] = []

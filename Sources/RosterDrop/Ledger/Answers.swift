@@ -29,10 +29,9 @@ struct AnswerOffice {
     /// Stores `answer` inside the caller's transaction; returns its id and final names.
     func store(_ answer: Answer, db: any StoreSession, at now: String) throws -> (id: Int64, names: [String]) {
         let names = try freeNames(answer.files.map(\.name), db: db)
-        try db.execute(sql: """
-            INSERT INTO answers (organisation_id, delivery_id, kind, created_at, archive) VALUES (?, ?, ?, ?, ?)
+        let id = try db.insertReturningID(sql: """
+            INSERT INTO answers (organisation_id, delivery_id, kind, created_at, archive) VALUES (?, ?, ?, ?, ?) RETURNING id
             """, arguments: [organisation, answer.deliveryID, answer.kind, now, answer.archive.joined(separator: "\n")])
-        let id = db.lastInsertedRowID
         for (position, (file, name)) in zip(answer.files, names).enumerated() {
             let content = try Data(contentsOf: file.local, options: .alwaysMapped)
             try db.execute(sql: "INSERT INTO answer_files (answer_id, position, name, content) VALUES (?, ?, ?, ?)",

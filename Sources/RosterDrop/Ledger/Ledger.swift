@@ -49,11 +49,10 @@ struct Ledger {
     /// Records a delivery's outcome, counts, files and findings; returns its ledger id.
     func record(runID: Int64, timestamp: String, outcome: DeliveryOutcome, content: String?, loads: [FileLoad],
                 counts: [EntityKind: EntityCounts], at now: String) throws -> Int64 {
-        try db.execute(sql: """
+        let id = try db.insertReturningID(sql: """
             INSERT INTO deliveries (run_id, organisation_id, timestamp, content_sha256, outcome, received_at)
-            VALUES (?, ?, ?, ?, ?, ?)
+            VALUES (?, ?, ?, ?, ?, ?) RETURNING id
             """, arguments: [runID, organisation, timestamp, content, outcome.rawValue, now])
-        let id = db.lastInsertedRowID
         for load in loads {
             try db.execute(sql: "INSERT INTO delivery_files (delivery_id, file, sha256, rows) VALUES (?, ?, ?, ?)",
                            arguments: [id, load.name, load.sha256, load.records])

@@ -90,7 +90,7 @@ public struct PersonHistory {
     private func entries(_ db: any StoreSession, organisation: String, account: Int64, person: String?) throws -> [HistoryEntry] {
         let changes = try StoreRow.fetchAll(db, sql: """
             SELECT happened_at, delivery_id, event, ref, detail, reason FROM change_log
-            WHERE account_id = ? AND organisation_id = ? ORDER BY happened_at, rowid
+            WHERE account_id = ? AND organisation_id = ? ORDER BY happened_at, id
             """, arguments: [account, organisation]).map { row in
             Change(at: row["happened_at"], deliveryID: row["delivery_id"], event: row["event"], ref: row["ref"],
                    detail: row["detail"], reason: row["reason"])

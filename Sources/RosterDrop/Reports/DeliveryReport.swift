@@ -229,7 +229,7 @@ struct DeliveryReport {
     /// Findings grouped by rule (warnings apart), most frequent first, with examples.
     private func findingGroups(_ db: any StoreSession, ranks: (sql: String, arguments: StoreArguments), _ page: inout HTMLText) throws {
         let groups = try StoreRow.fetchAll(db, sql: """
-            SELECT rule, warning, COUNT(*) AS n, COUNT(DISTINCT file || char(31) || line) AS lines
+            SELECT rule, warning, COUNT(*) AS n, COUNT(DISTINCT file || ':' || line) AS lines
             FROM stage_findings GROUP BY rule, warning ORDER BY n DESC, rule
             """)
         guard !groups.isEmpty else { return }

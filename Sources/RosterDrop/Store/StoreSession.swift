@@ -1,3 +1,10 @@
+/// A store failure of the job's own making, with the SQL but never its values.
+struct StoreError: Error, CustomStringConvertible {
+    var message: String
+    var sql: String
+    var description: String { "\(message) (while running: \(sql.prefix(200)))" }
+}
+
 /// How a transaction begins: `immediate` takes the write lock at once.
 public enum TransactionKind: Sendable {
     case deferred
@@ -31,8 +38,6 @@ protocol StoreSession: AnyObject {
     func forEachValue(sql: String, arguments: StoreArguments, _ body: (StoreValue) throws -> Bool) throws
     /// Rows the last statement changed.
     var changesCount: Int { get }
-    /// The row id the last insert made.
-    var lastInsertedRowID: Int64 { get }
     func inTransaction(_ kind: TransactionKind, _ body: () throws -> TransactionCompletion) throws
     func makeStatement(sql: String) throws -> any StoreStatement
     /// The bulk writer of `kind`'s staged rows.
@@ -48,5 +53,14 @@ extension StoreSession {
 
     func inTransaction(_ body: () throws -> TransactionCompletion) throws {
         try inTransaction(.deferred, body)
+    }
+
+    /// Runs an `INSERT … RETURNING id` (SQLite and PostgreSQL alike) and returns the id: the
+    /// store's own, so the portal's application can insert beside the job.
+    func insertReturningID(sql: String, arguments: StoreArguments) throws -> Int64 {
+        guard let id = try Int64.fetchOne(self, sql: sql, arguments: arguments) else {
+            throw StoreError(message: "an insert returned no id", sql: sql)
+        }
+        return id
     }
 }

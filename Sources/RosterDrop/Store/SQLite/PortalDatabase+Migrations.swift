@@ -271,6 +271,7 @@ extension PortalDatabase {
             // `rosterdrop status` and the metrics.
             try db.execute(sql: """
                 CREATE TABLE change_log (
+                    id INTEGER PRIMARY KEY,
                     organisation_id TEXT NOT NULL,
                     account_id INTEGER NOT NULL,
                     delivery_id INTEGER,

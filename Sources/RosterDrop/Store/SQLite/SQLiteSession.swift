@@ -32,7 +32,6 @@ final class SQLiteSession: StoreSession {
     }
 
     var changesCount: Int { db.changesCount }
-    var lastInsertedRowID: Int64 { db.lastInsertedRowID }
 
     func inTransaction(_ kind: TransactionKind, _ body: () throws -> TransactionCompletion) throws {
         try db.inTransaction(kind == .immediate ? .immediate : .deferred) {
