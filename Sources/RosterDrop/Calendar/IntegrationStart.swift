@@ -113,8 +113,9 @@ public struct IntegrationStart {
                                                                                       exportName: exportName, to: export,
                                                                                       rejects: rejects)
             try db.execute(sql: """
-                INSERT OR IGNORE INTO integration_cohort (organisation_id, account_id)
+                INSERT INTO integration_cohort (organisation_id, account_id)
                 SELECT organisation_id, id FROM accounts WHERE organisation_id = ? AND identity_source <> 'skolon'
+                ON CONFLICT DO NOTHING
                 """, arguments: [organisation])
             outcome.accountsNoted = db.changesCount
             try ChangeLog.groupsDeleted(db, organisation: organisation, select: """

@@ -34,9 +34,10 @@ struct LicenseExpiry {
         var removed = 0
         try context.database.write { db in
             try db.execute(sql: """
-                INSERT OR IGNORE INTO expiry_pending (organisation_id, account_id)
+                INSERT INTO expiry_pending (organisation_id, account_id)
                 SELECT DISTINCT organisation_id, account_id FROM licenses
                 WHERE organisation_id = ? AND source = 'skolon' AND valid_to < ?
+                ON CONFLICT DO NOTHING
                 """, arguments: [organisation, today])
             let ended = "SELECT id FROM licenses WHERE organisation_id = ? AND source = 'skolon' AND valid_to < ?"
             try ChangeLog.licensesLost(db, organisation: organisation, select: ended, arguments: [organisation, today],

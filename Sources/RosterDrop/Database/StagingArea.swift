@@ -70,17 +70,21 @@ struct StagingArea {
         try db.execute(sql: """
             DROP TABLE IF EXISTS temp.rejected_people;
             CREATE TEMP TABLE rejected_people (person_id TEXT PRIMARY KEY);
-            INSERT OR IGNORE INTO rejected_people SELECT person_id FROM stage_users WHERE rejected = 1 AND person_id IS NOT NULL;
-            INSERT OR IGNORE INTO rejected_people
-                SELECT person_id FROM stage_distribution_orders WHERE rejected = 1 AND person_id IS NOT NULL;
+            INSERT INTO rejected_people SELECT person_id FROM stage_users WHERE rejected = 1 AND person_id IS NOT NULL
+                ON CONFLICT DO NOTHING;
+            INSERT INTO rejected_people
+                SELECT person_id FROM stage_distribution_orders WHERE rejected = 1 AND person_id IS NOT NULL
+                ON CONFLICT DO NOTHING;
             DROP TABLE IF EXISTS temp.rejected_orders;
             CREATE TEMP TABLE rejected_orders (order_id TEXT PRIMARY KEY);
-            INSERT OR IGNORE INTO rejected_orders
-                SELECT order_id FROM stage_distribution_orders WHERE rejected = 1 AND order_id IS NOT NULL;
+            INSERT INTO rejected_orders
+                SELECT order_id FROM stage_distribution_orders WHERE rejected = 1 AND order_id IS NOT NULL
+                ON CONFLICT DO NOTHING;
             DROP TABLE IF EXISTS temp.rejected_pairs;
             CREATE TEMP TABLE rejected_pairs (group_id TEXT, person_id TEXT, PRIMARY KEY (group_id, person_id));
-            INSERT OR IGNORE INTO rejected_pairs SELECT group_id, person_id FROM stage_memberships
-                WHERE rejected = 1 AND group_id IS NOT NULL AND person_id IS NOT NULL;
+            INSERT INTO rejected_pairs SELECT group_id, person_id FROM stage_memberships
+                WHERE rejected = 1 AND group_id IS NOT NULL AND person_id IS NOT NULL
+                ON CONFLICT DO NOTHING;
             CREATE INDEX temp.stage_groups_by_group_id ON stage_groups(group_id);
             """)
     }

@@ -24,7 +24,9 @@ enum AccountRemoval {
                        reason: RemovalReason, deliveryID: Int64?, at now: String) throws -> (accounts: Int, licenses: Int, memberships: Int) {
         try db.execute(sql: "DROP TABLE IF EXISTS temp.removing_accounts")
         try db.execute(sql: "CREATE TEMP TABLE removing_accounts (id INTEGER PRIMARY KEY)")
-        try db.execute(sql: "INSERT OR IGNORE INTO removing_accounts (id) \(select)", arguments: arguments)
+        // `WHERE true`: SQLite's parser needs it before an upsert clause on INSERT … SELECT.
+        try db.execute(sql: "INSERT INTO removing_accounts (id) SELECT * FROM (\(select)) s WHERE true ON CONFLICT DO NOTHING",
+                       arguments: arguments)
         // Someone whose last license ended leaves because of that, whichever step removes them.
         try db.execute(sql: """
             INSERT INTO removal_log (organisation_id, account_id, person_id, removed_at, reason, delivery_id, created_by_delivery)
