@@ -23,14 +23,14 @@ struct StagingArea {
         for kind in EntityKind.allCases {
             let columns = (columns(kind).map { "\($0) TEXT" } + numberColumns.map { "\($0) INTEGER" })
                 .joined(separator: ", ")
-            try db.execute(sql: "DROP TABLE IF EXISTS temp.\(kind.stagingTable)")
+            try db.dropTemporaryTable("\(kind.stagingTable)")
             try db.execute(sql: "CREATE TEMP TABLE \(kind.stagingTable) (line INTEGER PRIMARY KEY, rejected INTEGER NOT NULL, \(columns))")
-            try db.execute(sql: "CREATE INDEX temp.\(kind.stagingTable)_rejected ON \(kind.stagingTable)(line) WHERE rejected = 1")
+            try db.execute(sql: "CREATE INDEX \(kind.stagingTable)_rejected ON \(kind.stagingTable)(line) WHERE rejected = 1")
         }
         try Reconciliation.discardPlan(db)
-        try db.execute(sql: "DROP TABLE IF EXISTS temp.stage_finding_people")
+        try db.dropTemporaryTable("stage_finding_people")
         try db.execute(sql: "CREATE TEMP TABLE stage_finding_people (file TEXT NOT NULL, line INTEGER NOT NULL, person_id TEXT NOT NULL)")
-        try db.execute(sql: "DROP TABLE IF EXISTS temp.stage_findings")
+        try db.dropTemporaryTable("stage_findings")
         try db.execute(sql: """
             CREATE TEMP TABLE stage_findings (file TEXT NOT NULL, line INTEGER NOT NULL, column_name TEXT NOT NULL,
                 value TEXT NOT NULL, rule TEXT NOT NULL, detail TEXT NOT NULL, warning INTEGER NOT NULL DEFAULT 0)
@@ -56,36 +56,34 @@ struct StagingArea {
     /// - `rejected_people`, `rejected_orders`, `rejected_pairs`: keys named by rejected rows,
     ///   whose records are protected from removal.
     static func prepareForPlan(_ db: any StoreSession, presentUsers: [Int], vanished: [EntityKind: Set<Int64>]) throws {
-        try db.execute(sql: "DROP TABLE IF EXISTS temp.present_users")
+        try db.dropTemporaryTable("present_users")
         try db.execute(sql: "CREATE TEMP TABLE present_users (line INTEGER PRIMARY KEY)")
         let present = try db.makeStatement(sql: "INSERT INTO present_users (line) VALUES (?)")
         for line in presentUsers { try present.execute(arguments: [line]) }
         for kind in [EntityKind.users, .memberships, .distributionOrders] {
             let table = "vanished_\(kind.rawValue)"
-            try db.execute(sql: "DROP TABLE IF EXISTS temp.\(table)")
+            try db.dropTemporaryTable("\(table)")
             try db.execute(sql: "CREATE TEMP TABLE \(table) (hash INTEGER PRIMARY KEY)")
             let insert = try db.makeStatement(sql: "INSERT INTO \(table) (hash) VALUES (?)")
             for hash in (vanished[kind] ?? []).sorted() { try insert.execute(arguments: [hash]) }
         }
+        for table in ["rejected_people", "rejected_orders", "rejected_pairs"] { try db.dropTemporaryTable(table) }
         try db.execute(sql: """
-            DROP TABLE IF EXISTS temp.rejected_people;
             CREATE TEMP TABLE rejected_people (person_id TEXT PRIMARY KEY);
             INSERT INTO rejected_people SELECT person_id FROM stage_users WHERE rejected = 1 AND person_id IS NOT NULL
                 ON CONFLICT DO NOTHING;
             INSERT INTO rejected_people
                 SELECT person_id FROM stage_distribution_orders WHERE rejected = 1 AND person_id IS NOT NULL
                 ON CONFLICT DO NOTHING;
-            DROP TABLE IF EXISTS temp.rejected_orders;
             CREATE TEMP TABLE rejected_orders (order_id TEXT PRIMARY KEY);
             INSERT INTO rejected_orders
                 SELECT order_id FROM stage_distribution_orders WHERE rejected = 1 AND order_id IS NOT NULL
                 ON CONFLICT DO NOTHING;
-            DROP TABLE IF EXISTS temp.rejected_pairs;
             CREATE TEMP TABLE rejected_pairs (group_id TEXT, person_id TEXT, PRIMARY KEY (group_id, person_id));
             INSERT INTO rejected_pairs SELECT group_id, person_id FROM stage_memberships
                 WHERE rejected = 1 AND group_id IS NOT NULL AND person_id IS NOT NULL
                 ON CONFLICT DO NOTHING;
-            CREATE INDEX temp.stage_groups_by_group_id ON stage_groups(group_id);
+            CREATE INDEX stage_groups_by_group_id ON stage_groups(group_id);
             """)
     }
 
@@ -102,7 +100,7 @@ struct StagingArea {
                 return true
             }
         }
-        try db.execute(sql: "CREATE INDEX temp.stage_finding_people_by_place ON stage_finding_people(file, line)")
+        try db.execute(sql: "CREATE INDEX stage_finding_people_by_place ON stage_finding_people(file, line)")
     }
 
     static let findingSQL = "INSERT INTO stage_findings (file, line, column_name, value, rule, detail, warning) VALUES (?, ?, ?, ?, ?, ?, ?)"

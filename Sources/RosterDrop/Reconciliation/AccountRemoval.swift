@@ -22,7 +22,7 @@ enum AccountRemoval {
     @discardableResult
     static func remove(_ db: any StoreSession, organisation: String, select: String, arguments: StoreArguments = [],
                        reason: RemovalReason, deliveryID: Int64?, at now: String) throws -> (accounts: Int, licenses: Int, memberships: Int) {
-        try db.execute(sql: "DROP TABLE IF EXISTS temp.removing_accounts")
+        try db.dropTemporaryTable("removing_accounts")
         try db.execute(sql: "CREATE TEMP TABLE removing_accounts (id INTEGER PRIMARY KEY)")
         // `WHERE true`: SQLite's parser needs it before an upsert clause on INSERT … SELECT.
         try db.execute(sql: "INSERT INTO removing_accounts (id) SELECT * FROM (\(select)) s WHERE true ON CONFLICT DO NOTHING",
@@ -44,7 +44,7 @@ enum AccountRemoval {
         try db.execute(sql: "DELETE FROM expiry_pending WHERE account_id IN (SELECT id FROM removing_accounts)")
         try db.execute(sql: "DELETE FROM accounts WHERE id IN (SELECT id FROM removing_accounts)")
         let accounts = db.changesCount
-        try db.execute(sql: "DROP TABLE temp.removing_accounts")
+        try db.dropTemporaryTable("removing_accounts")
         return (accounts, licenses, memberships)
     }
 }

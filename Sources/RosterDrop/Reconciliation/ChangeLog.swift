@@ -103,7 +103,7 @@ enum ChangeLog {
             """, arguments: context + [firstNew])
     }
 
-    /// Everything the accounts in `temp.removing_accounts` hold, as lost with them.
+    /// Everything the accounts in the temporary table `removing_accounts` hold, as lost with them.
     static func removing(_ db: any StoreSession, organisation: String, deliveryID: Int64?, at now: String, reason: String) throws {
         let context: StoreArguments = [organisation, deliveryID, now, reason]
         try db.execute(sql: """

@@ -78,7 +78,7 @@ struct Reconciliation {
     /// Drops the plan tables of an earlier delivery on this connection.
     static func discardPlan(_ db: any StoreSession) throws {
         for kind in EntityKind.allCases {
-            try db.execute(sql: "DROP TABLE IF EXISTS temp.plan_\(kind.rawValue)")
+            try db.dropTemporaryTable("plan_\(kind.rawValue)")
         }
     }
 
@@ -128,19 +128,19 @@ struct Reconciliation {
             WHERE s.rejected = 0
             ORDER BY s.line
             """)
-        try db.execute(sql: "CREATE UNIQUE INDEX temp.plan_users_by_line ON plan_users(line)")
+        try db.execute(sql: "CREATE UNIQUE INDEX plan_users_by_line ON plan_users(line)")
         // Adoption: an unlinked account of this organisation with the same e-mail, ignoring
         // case (Unicode, not just A–Z); when several accepted, licensed rows share it, the
         // first of them in the file adopts and the others are created. The portal's own
         // accounts carry only `email`, so the organisation's unlinked ones — few, and fewer
         // after every adoption — are case-folded into a temporary table first.
-        try db.execute(sql: "DROP TABLE IF EXISTS temp.unlinked_accounts")
+        try db.dropTemporaryTable("unlinked_accounts")
         try db.execute(sql: """
             CREATE TEMP TABLE unlinked_accounts AS
             SELECT a.id AS id, rosterdrop_email_key(a.email) AS email_key FROM accounts a
             WHERE a.person_id IS NULL AND a.organisation_id = ? AND a.email IS NOT NULL
             """, arguments: [organisation])
-        try db.execute(sql: "CREATE INDEX temp.unlinked_accounts_by_email ON unlinked_accounts(email_key)")
+        try db.execute(sql: "CREATE INDEX unlinked_accounts_by_email ON unlinked_accounts(email_key)")
         if try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM unlinked_accounts)") == true {
             try db.execute(sql: """
                 UPDATE plan_users SET email_key = (
@@ -171,7 +171,7 @@ struct Reconciliation {
             """)
         // New accounts get their ids now, after every existing one.
         try db.execute(sql: "UPDATE plan_users SET account_id = ? + seq WHERE action = 'create'", arguments: [lastAccount])
-        try db.execute(sql: "CREATE INDEX temp.plan_users_existing ON plan_users(account_id) WHERE action <> 'create'")
+        try db.execute(sql: "CREATE INDEX plan_users_existing ON plan_users(account_id) WHERE action <> 'create'")
         guard removals else { return }
         try db.execute(sql: """
             INSERT INTO plan_users (action, account_id)
@@ -200,7 +200,7 @@ struct Reconciliation {
             ORDER BY s.line
             """, arguments: [organisation])
         try db.execute(sql: "UPDATE plan_groups SET group_ref = ? + seq WHERE action = 'create'", arguments: [lastGroup])
-        try db.execute(sql: "CREATE UNIQUE INDEX temp.plan_groups_by_line ON plan_groups(line)")
+        try db.execute(sql: "CREATE UNIQUE INDEX plan_groups_by_line ON plan_groups(line)")
         guard removals else { return }
         // Every group row is staged, rejected ones too: a group named by any row stays.
         try db.execute(sql: """
@@ -209,7 +209,7 @@ struct Reconciliation {
             WHERE g.organisation_id = ? AND g.source = 'skolon'
               AND NOT EXISTS (SELECT 1 FROM stage_groups s WHERE s.group_id = g.external_id)
             """, arguments: [organisation])
-        try db.execute(sql: "CREATE INDEX temp.plan_groups_removed ON plan_groups(group_ref) WHERE action = 'remove'")
+        try db.execute(sql: "CREATE INDEX plan_groups_removed ON plan_groups(group_ref) WHERE action = 'remove'")
     }
 
     private func planMemberships(known: Bool, removals: Bool, lastAccount: Int64, lastGroup: Int64) throws {
@@ -243,7 +243,7 @@ struct Reconciliation {
                 AND m.account_id = plan_memberships.account_id)
             """, arguments: [lastAccount, lastGroup])
         guard removals else { return }
-        try db.execute(sql: "CREATE INDEX temp.plan_memberships_kept ON plan_memberships(group_ref, account_id) WHERE action = 'keep'")
+        try db.execute(sql: "CREATE INDEX plan_memberships_kept ON plan_memberships(group_ref, account_id) WHERE action = 'keep'")
         // A pair goes when the snapshot lacks it, unless a rejected row names the pair, its
         // group or its person, or the person's account is kept by a rejected row: the
         // rejected row may have been the one that kept it.
@@ -265,7 +265,7 @@ struct Reconciliation {
         // Driven from the few leaving people and groups through the portal's own indexes,
         // so the cost follows the change, not the organisation's size (`CROSS JOIN` keeps
         // SQLite from starting at the memberships table instead).
-        try db.execute(sql: "CREATE INDEX temp.plan_memberships_removed ON plan_memberships(group_ref, account_id) WHERE action = 'remove'")
+        try db.execute(sql: "CREATE INDEX plan_memberships_removed ON plan_memberships(group_ref, account_id) WHERE action = 'remove'")
         try db.execute(sql: """
             INSERT INTO plan_memberships (action, group_ref, account_id)
             SELECT 'remove', d.group_id, d.account_id FROM (
@@ -304,7 +304,7 @@ struct Reconciliation {
             LEFT JOIN licenses l ON l.organisation_id = ? AND l.order_id = o.order_id
             """, arguments: [organisation])
         try db.execute(sql: """
-            CREATE INDEX temp.plan_orders_by_license ON plan_distribution_orders(license_ref) WHERE license_ref IS NOT NULL
+            CREATE INDEX plan_orders_by_license ON plan_distribution_orders(license_ref) WHERE license_ref IS NOT NULL
             """)
         guard removals else { return }
         try db.execute(sql: """

@@ -40,6 +40,8 @@ protocol StoreSession: AnyObject {
     var changesCount: Int { get }
     func inTransaction(_ kind: TransactionKind, _ body: () throws -> TransactionCompletion) throws
     func makeStatement(sql: String) throws -> any StoreStatement
+    /// Drops the temporary table `name` if this connection has it (never a permanent one).
+    func dropTemporaryTable(_ name: String) throws
     /// The bulk writer of `kind`'s staged rows.
     func stagedRowWriter(_ kind: EntityKind) throws -> any StagedRowWriter
     /// The store's own key for row hashes, drawn when it was created.

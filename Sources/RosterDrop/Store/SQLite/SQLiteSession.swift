@@ -46,6 +46,10 @@ final class SQLiteSession: StoreSession {
         SQLiteStatement(try db.makeStatement(sql: sql))
     }
 
+    func dropTemporaryTable(_ name: String) throws {
+        try db.execute(sql: "DROP TABLE IF EXISTS temp.\(name)")
+    }
+
     func stagedRowWriter(_ kind: EntityKind) throws -> any StagedRowWriter {
         try StagingInserter(db, kind: kind)
     }
