@@ -51,7 +51,7 @@ person=$(cat "$DIR/story-person.txt")
 echo "=== A person's history: rosterdrop history --config $DIR/config.yaml exempel-kommun --person $person"
 "$BIN/rosterdrop" history --config "$DIR/config.yaml" exempel-kommun --person "$person" || status=$?
 echo
-echo "=== Every feed at a glance: rosterdrop status --config $DIR/config.yaml (exit 3: something is flagged)"
+echo "=== Every feed at a glance: rosterdrop status --config $DIR/config.yaml --now 2026-12-24T06:05:00Z (exit 3: something is flagged)"
 "$BIN/rosterdrop" status --config "$DIR/config.yaml" --now 2026-12-24T06:05:00Z
 echo "(status exited $?)"
 echo

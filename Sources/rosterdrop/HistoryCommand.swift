@@ -8,7 +8,8 @@ struct History: ParsableCommand {
         abstract: "Tell what every delivery did to one person, oldest first.",
         discussion: """
             Created, adopted, which fields changed (names, not values), groups and licenses gained and lost, \
-            rejected rows that named them, and why they were removed. Kept as long as retention's removal_log_days.
+            rejected rows that named them, and why they were removed. Kept as long as retention's removal_log_days. \
+            Give one of --person or --email. Exits 1 when nothing about that person is on record.
             """)
 
     @Option(name: .long, help: "The job's YAML config file.")
@@ -44,7 +45,9 @@ struct History: ParsableCommand {
             return
         }
         // The e-mail asked by is the operator's own input: it is not echoed back.
-        var text = "history of \(person.map { "person \($0)" } ?? "the account with that e-mail") in \(organisationID), oldest first\n"
+        let accounts = Set(entries.map(\.account)).sorted().map(String.init).joined(separator: ", ")
+        var text = "history of \(person.map { "person \($0)" } ?? "the account with that e-mail") in \(organisationID) "
+            + "(account \(accounts)), oldest first\n"
         for entry in entries {
             text += "\n\(entry.at)  " + (entry.delivery.map { "delivery \($0)" } ?? "calendar") + "\n"
             for event in entry.events { text += "  - \(event)\n" }

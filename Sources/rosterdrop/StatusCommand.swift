@@ -8,7 +8,8 @@ struct Status: ParsableCommand {
         abstract: "Show every organisation's feed: mode, integration, last delivery, holds, runs, next deadline.",
         discussion: """
             Exits 3 when any organisation is flagged (no delivery for silent_after_days, default 3; the last run \
-            failed; a delivery held for an operator; the last delivery refused), so a monitoring check can call it.
+            failed; a delivery held for an operator; the last delivery refused; a last answer after now), so a \
+            monitoring check can call it.
             """)
 
     static let flagged: Int32 = 3
@@ -19,7 +20,8 @@ struct Status: ParsableCommand {
     @Flag(name: .long, help: "Print JSON on stdout.")
     var json = false
 
-    @Option(name: .long, help: ArgumentHelp("Take this instant as now (ISO 8601 UTC).", visibility: .hidden))
+    @Option(name: .long, help: ArgumentHelp(
+        "Judge ages as at this instant (ISO 8601 UTC), e.g. after `run --now` in a demo or a replay."))
     var now: String?
 
     func run() throws {
@@ -42,8 +44,9 @@ struct Status: ParsableCommand {
     static func text(_ status: OrganisationStatus) -> String {
         var text = "\(status.id)  \(status.flags.isEmpty ? "ok" : "FLAGGED")  mode \(status.mode), integration \(status.integration)\n"
         if let delivery = status.lastDelivery {
-            text += "  last delivery  \(delivery.timestamp) \(delivery.outcome), \(String(format: "%.1f", delivery.ageHours)) h old "
-                + "(answered \(delivery.answeredAt))\n"
+            let age = delivery.ageHours >= 48 ? String(format: "%.1f days", delivery.ageHours / 24)
+                : String(format: "%.1f hours", delivery.ageHours)
+            text += "  last delivery  \(delivery.timestamp) \(delivery.outcome), answered \(delivery.answeredAt) (\(age) ago)\n"
         } else {
             text += "  last delivery  none\n"
         }

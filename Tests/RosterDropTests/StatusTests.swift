@@ -69,6 +69,9 @@ struct StatusTests {
         #expect(result.statuses.map(\.id) == ["org1", "org2"])
         #expect(result.statuses[0].flags.isEmpty, "8 days of silence is within 10")
         #expect(result.statuses[1].flags == ["silent: no delivery yet"])
-        #expect(result.statuses[0].nextDeadline == .init(day: "2027-08-01", what: "license expiry (the first that ends)"))
+        // Asked at an instant before the last answer: the clocks disagree, and that is flagged.
+        let early = try status(drop, at: "2026-10-01T05:00:00Z")
+        #expect(early.statuses[0].flags == ["clock: the last delivery was answered at 2026-11-01T05:00:00Z, after now"])
+        #expect(result.statuses[0].nextDeadline == .init(day: "2027-08-01", what: "license expiry: the first licenses end 2027-07-31 and go the day after"))
     }
 }

@@ -90,7 +90,7 @@ public struct StatusBoard {
         if let ending = try String.fetchOne(db, sql: """
             SELECT MIN(valid_to) FROM licenses WHERE organisation_id = ? AND source = 'skolon' AND valid_to >= ?
             """, arguments: [id, today.iso]), let day = CalendarDay(iso: ending) {
-            deadlines.append(.init(day: day.adding(days: 1).iso, what: "license expiry (the first that ends)"))
+            deadlines.append(.init(day: day.adding(days: 1).iso, what: "license expiry: the first licenses end \(ending) and go the day after"))
         }
         status.nextDeadline = deadlines.min { $0.day < $1.day }
 
@@ -113,7 +113,11 @@ public struct StatusBoard {
         }
 
         if let delivery = status.lastDelivery {
-            if delivery.ageHours > Double(organisation.silentAfterDays * 24) {
+            // A run recorded after `now` (the job's clock ahead of this one, or `--now` in the past):
+            // no age can be trusted, so someone should look at the clocks.
+            if delivery.ageHours < 0 {
+                status.flags.append("clock: the last delivery was answered at \(delivery.answeredAt), after now")
+            } else if delivery.ageHours > Double(organisation.silentAfterDays * 24) {
                 status.flags.append("silent: no delivery for \(Int(delivery.ageHours / 24)) days (flagged after \(organisation.silentAfterDays))")
             }
         } else {

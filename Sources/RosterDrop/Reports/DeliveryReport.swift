@@ -139,12 +139,13 @@ struct DeliveryReport {
             page.raw("<p class=\"note\">")
             if unlicensedUsers > 0 {
                 page.bilingual("\(unlicensedUsers) godkända användare saknar licens och finns därför inte i portalen.",
-                               "\(unlicensedUsers) accepted users have no license, so they are not in the portal.")
+                               "\(unlicensedUsers) accepted \(unlicensedUsers == 1 ? "user has" : "users have") no license, so "
+                               + "\(unlicensedUsers == 1 ? "is" : "are") not in the portal.")
                 page.raw("<br>")
             }
             if expiredOrders > 0 {
-                page.bilingual("\(expiredOrders) licenser har redan passerat sitt slutdatum och ger ingen åtkomst.",
-                               "\(expiredOrders) licenses are already past their end date and grant nothing.")
+                page.bilingual("\(expiredOrders) \(expiredOrders == 1 ? "licens har" : "licenser har") redan passerat sitt slutdatum och ger ingen åtkomst.",
+                               "\(expiredOrders) \(expiredOrders == 1 ? "license is" : "licenses are") already past their end date and grant nothing.")
             }
             page.raw("</p>")
         }
@@ -254,7 +255,8 @@ struct DeliveryReport {
             page.raw("<a href=\"#rule=\(HTMLText.escape(ruleID))\">")
             page.text(ruleID)
             page.raw("</a> <span class=\"count\">")
-            page.bilingual("\(count) fel på \(lines) rader", "\(count) findings on \(lines) rows")
+            page.bilingual("\(count) fel på \(lines) \(lines == 1 ? "rad" : "rader")",
+                           "\(count) \(count == 1 ? "finding" : "findings") on \(lines) \(lines == 1 ? "row" : "rows")")
             page.raw("</span>\(warning ? " <span class=\"badge warn\">varning <span class=\"en\" lang=\"en\">warning</span></span>" : "")</h3>")
             page.element("p", message.swedish)
             page.element("p", message.english, attributes: "class=\"en\" lang=\"en\"")
@@ -405,13 +407,13 @@ struct DeliveryReport {
     static let style = """
         body{font:15px/1.45 system-ui,sans-serif;margin:2em;color:#1b1b1b;background:#fff}
         h1{margin:0 0 .3em}h2{margin-top:1.6em;border-bottom:1px solid #ccc}h3{font-size:1em;margin:.2em 0}
-        .en{color:#555}.note{color:#333}
+        .en{color:#555}span.en::before{content:"/ ";color:#999}.note{color:#333}
         .badge{display:inline-block;padding:.25em .8em;border-radius:1em;font-weight:600}
         .good{background:#d9f2dc}.warn{background:#fff0c2}.bad{background:#fbd5d5}
         dl.facts{display:grid;grid-template-columns:max-content auto;gap:.1em 1em}dd{margin:0}
         table{border-collapse:collapse;margin:.5em 0}th,td{border:1px solid #ccc;padding:.2em .5em;text-align:left;vertical-align:top}
         #counts td{text-align:right}tr.over{background:#fbd5d5}tr.warn{background:#fffbea}
-        td.value{max-width:24em;overflow-wrap:anywhere;font-family:ui-monospace,monospace}
+        td.value{min-width:12em;max-width:24em;overflow-wrap:anywhere;font-family:ui-monospace,monospace}
         ol.rules li{margin-bottom:.8em}.examples{font-size:.9em}.count{font-weight:400;color:#333}
         .filters{margin:.5em 0;display:flex;flex-wrap:wrap;gap:.8em;align-items:center}
         pre{background:#f4f4f4;padding:.6em;overflow-x:auto}
