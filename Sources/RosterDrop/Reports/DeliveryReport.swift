@@ -140,7 +140,7 @@ struct DeliveryReport {
             if unlicensedUsers > 0 {
                 page.bilingual("\(unlicensedUsers) godkända användare saknar licens och finns därför inte i portalen.",
                                "\(unlicensedUsers) accepted \(unlicensedUsers == 1 ? "user has" : "users have") no license, so "
-                               + "\(unlicensedUsers == 1 ? "is" : "are") not in the portal.")
+                               + "\(unlicensedUsers == 1 ? "it is" : "they are") not in the portal.")
                 page.raw("<br>")
             }
             if expiredOrders > 0 {
