@@ -38,6 +38,8 @@ struct HTMLReportTests {
         let browser = try HeadlessBrowser()
         let dom = try browser.dom(page(drop))
         #expect(dom.contains("data-outcome=\"applied_with_rejects\""))
+        // Answered at 05:00 UTC: the page says so on Swedish time (winter, UTC+1).
+        #expect(DOM.values(dom, attribute: "id")["answered"] == "2026-11-01 06:00 (Europe/Stockholm)")
 
         // The counts are the receipt's.
         let counts = DOM.values(dom, attribute: "data-count")

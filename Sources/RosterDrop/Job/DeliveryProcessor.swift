@@ -227,6 +227,7 @@ struct DeliveryProcessor {
         }
         let shown = [.applied, .appliedWithRejects, .appliedWithWarnings, .test, .held].contains(verdict.outcome)
         var report = DeliveryReport(organisation: organisation.id, timestamp: delivery.timestamp, answeredAt: context.stamp,
+                                    timeZone: context.clock.timeZone,
                                     outcome: verdict.outcome, counts: verdict.counts, files: names,
                                     source: organisation.mapping.delivery.sourceName, hold: verdict.hold, integration: integration)
         // A duplicate's findings were answered with the delivery it repeats.
@@ -282,6 +283,7 @@ struct DeliveryProcessor {
                                               counts: counts, to: receipt)
                 let page = work.appendingPathComponent("report.html")
                 try DeliveryReport(organisation: organisation.id, timestamp: hold.timestamp, answeredAt: context.stamp,
+                                   timeZone: context.clock.timeZone,
                                    outcome: .discarded, counts: counts, source: organisation.mapping.delivery.sourceName,
                                    hold: hold.figures).write(db, to: page)
                 let id = try ledger.record(runID: context.runID ?? 0, timestamp: hold.timestamp, outcome: .discarded, content: nil,

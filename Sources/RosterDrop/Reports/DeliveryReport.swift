@@ -34,8 +34,10 @@ struct IntegrationFacts: Sendable {
 struct DeliveryReport {
     var organisation: String
     var timestamp: String
-    /// When the job answered it (ISO 8601).
+    /// When the job answered it (ISO 8601, UTC).
     var answeredAt: String
+    /// Whose clock the page shows times on (the config's `time_zone`).
+    var timeZone: TimeZone = JobClock.defaultTimeZone
     var outcome: DeliveryOutcome
     var counts: [EntityKind: EntityCounts]
     var filtered: [EntityKind: Int] = [:]
@@ -99,7 +101,7 @@ struct DeliveryReport {
         page.raw("</p><dl class=\"facts\">")
         for (swedish, english, value, id) in [("Organisation", "Organisation", organisation, "organisation"),
                                               ("Leverans", "Delivery", timestamp, "delivery"),
-                                              ("Besvarad", "Answered", answeredAt, "answered")] {
+                                              ("Besvarad", "Answered", localTime(answeredAt), "answered")] {
             page.raw("<dt>")
             page.bilingual(swedish, english)
             page.raw("</dt>")
@@ -335,6 +337,16 @@ struct DeliveryReport {
     }
 
     // MARK: Texts
+
+    /// `2026-11-24 07:00 (Europe/Stockholm)` for an ISO 8601 instant: the reader's clock, not UTC.
+    func localTime(_ iso: String) -> String {
+        guard let instant = JobClock.parseISO(iso) else { return iso }
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = timeZone
+        formatter.dateFormat = "yyyy-MM-dd HH:mm"
+        return "\(formatter.string(from: instant)) (\(timeZone.identifier))"
+    }
 
     private func messages(_ ruleID: String, detail: String, warning: Bool) -> (swedish: String, english: String) {
         ReportWriter.messages(ruleID, detail: detail, warning: warning, source: source)
