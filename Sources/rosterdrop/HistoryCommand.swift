@@ -39,9 +39,7 @@ struct History: ParsableCommand {
             return try PersonHistory(database: PortalDatabase(path: configuration.database)).entries(organisation: organisationID, who: who)
         }
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            FileHandle.standardOutput.write(try encoder.encode(entries) + Data("\n".utf8))
+            try printJSON(entries)
             return
         }
         // The e-mail asked by is the operator's own input: it is not echoed back.

@@ -83,10 +83,7 @@ struct Run: ParsableCommand {
         // A scheduled run (--quiet) with nothing to report prints nothing: cron mails output.
         if !quiet || !summary.isIdle { FileHandle.standardError.write(Data(SummaryText.render(summary).utf8)) }
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            let data = try encoder.encode(summary)
-            FileHandle.standardOutput.write(data + Data("\n".utf8))
+            try printJSON(summary)
         }
         if !summary.succeeded { throw ExitCode(ExitStatus.failed) }
     }
@@ -173,6 +170,13 @@ enum Clock {
     }
 }
 
+/// Prints `value` on stdout as sorted, indented JSON (`--json`).
+func printJSON<T: Encodable>(_ value: T) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    FileHandle.standardOutput.write(try encoder.encode(value) + Data("\n".utf8))
+}
+
 /// Loads the config and finds one organisation in it.
 func findOrganisation(_ id: String, in configuration: JobConfiguration) throws -> OrganisationConfiguration {
     guard let entry = configuration.organisations.first(where: { $0.id == id }) else {
@@ -234,9 +238,7 @@ struct Holds: ParsableCommand {
             return try HoldDesk(database: PortalDatabase(path: configuration.database)).list(organisation: organisationID)
         }
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            FileHandle.standardOutput.write(try encoder.encode(holds) + Data("\n".utf8))
+            try printJSON(holds)
             return
         }
         var text = holds.isEmpty ? "no held deliveries\n" : ""
@@ -389,9 +391,7 @@ struct Validate: ParsableCommand {
             products: products, out: out.map { URL(fileURLWithPath: $0, isDirectory: true) })
         let result = try ExitStatus.reporting { try validation.run() }
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            FileHandle.standardOutput.write(try encoder.encode(result) + Data("\n".utf8))
+            try printJSON(result)
             return
         }
         var text = ""

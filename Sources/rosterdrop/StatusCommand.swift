@@ -32,9 +32,7 @@ struct Status: ParsableCommand {
                 .statuses(now: clock())
         }
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            FileHandle.standardOutput.write(try encoder.encode(statuses) + Data("\n".utf8))
+            try printJSON(statuses)
         } else {
             FileHandle.standardOutput.write(Data(statuses.map(Self.text).joined(separator: "\n").utf8))
         }
