@@ -83,8 +83,11 @@ struct DeliveryReport {
         if let integration { integrationSection(integration, &page) }
         if showsFindings {
             let ranks = ReportWriter.fileRank(files)
-            try findingGroups(db, ranks: ranks, &page)
-            try rejectedRows(db, ranks: ranks, &page)
+            let groups = try findingGroups(db, ranks: ranks)
+            if !groups.isEmpty {
+                findingSection(groups, &page)
+                try rejectedRows(db, groups: groups, ranks: ranks, &page)
+            }
         }
         page.raw("<script>\(script)</script>\n</body></html>\n")
         return page.text
@@ -94,40 +97,33 @@ struct DeliveryReport {
 
     private func header(_ page: inout HTMLText) {
         let label = Self.outcomeText(outcome)
-        page.raw("<header><h1>")
-        page.bilingual("Leveransrapport", "Delivery report")
-        page.raw("</h1><p class=\"badge \(Self.tone(outcome))\" id=\"outcome\" data-outcome=\"\(outcome.rawValue)\">")
-        page.bilingual(label.swedish, label.english)
-        page.raw("</p><dl class=\"facts\">")
+        page.raw("<header>")
+        page.bilingual("Leveransrapport", "Delivery report", in: "h1")
+        page.bilingual(label.swedish, label.english, in: "p",
+                       attributes: "class=\"badge \(Self.tone(outcome))\" id=\"outcome\" data-outcome=\"\(outcome.rawValue)\"")
+        page.raw("<dl class=\"facts\">")
         for (swedish, english, value, id) in [("Organisation", "Organisation", organisation, "organisation"),
                                               ("Leverans", "Delivery", timestamp, "delivery"),
                                               ("Besvarad", "Answered", localTime(answeredAt), "answered")] {
-            page.raw("<dt>")
-            page.bilingual(swedish, english)
-            page.raw("</dt>")
+            page.bilingual(swedish, english, in: "dt")
             page.element("dd", value, attributes: "id=\"\(id)\"")
         }
-        page.raw("</dl><p class=\"note\">")
-        page.bilingual(Self.outcomeText(outcome).explanationSV, Self.outcomeText(outcome).explanationEN)
-        page.raw("</p></header>\n")
+        page.raw("</dl>")
+        page.bilingual(label.explanationSV, label.explanationEN, in: "p", attributes: "class=\"note\"")
+        page.raw("</header>\n")
     }
 
     private func countsTable(_ page: inout HTMLText) {
-        page.raw("<section><h2>")
-        page.bilingual("Antal per slag", "Counts per kind")
-        page.raw("</h2><table id=\"counts\"><thead><tr><th></th>")
-        for (swedish, english) in Self.countHeadings {
-            page.raw("<th>")
-            page.bilingual(swedish, english)
-            page.raw("</th>")
-        }
+        page.raw("<section>")
+        page.bilingual("Antal per slag", "Counts per kind", in: "h2")
+        page.raw("<table id=\"counts\"><thead><tr><th></th>")
+        page.headings(Self.countHeadings)
         page.raw("</tr></thead><tbody>")
         for kind in EntityKind.allCases {
             let entity = counts[kind] ?? EntityCounts()
             let name = Self.kindText(kind)
-            page.raw("<tr data-kind=\"\(kind.rawValue)\"><th scope=\"row\">")
-            page.bilingual(name.swedish, name.english)
-            page.raw("</th>")
+            page.raw("<tr data-kind=\"\(kind.rawValue)\">")
+            page.bilingual(name.swedish, name.english, in: "th", attributes: "scope=\"row\"")
             let numbers = [("received", entity.received), ("accepted", entity.accepted), ("rejected", entity.rejected),
                            ("created", entity.created), ("updated", entity.updated), ("removed", entity.removed),
                            ("filtered", filtered[kind] ?? 0)]
@@ -147,7 +143,8 @@ struct DeliveryReport {
             }
             if expiredOrders > 0 {
                 page.bilingual("\(expiredOrders) \(expiredOrders == 1 ? "licens har" : "licenser har") redan passerat sitt slutdatum och ger ingen åtkomst.",
-                               "\(expiredOrders) \(expiredOrders == 1 ? "license is" : "licenses are") already past their end date and grant nothing.")
+                               expiredOrders == 1 ? "1 license is already past its end date and grants nothing."
+                                                   : "\(expiredOrders) licenses are already past their end date and grant nothing.")
             }
             page.raw("</p>")
         }
@@ -155,18 +152,13 @@ struct DeliveryReport {
     }
 
     private func holdSection(_ figures: [HoldFigure], _ page: inout HTMLText) {
-        page.raw("<section id=\"hold\"><h2>")
-        page.bilingual("Pausad: skulle ta bort för mycket", "Held: it would remove too much")
-        page.raw("</h2><p>")
+        page.raw("<section id=\"hold\">")
+        page.bilingual("Pausad: skulle ta bort för mycket", "Held: it would remove too much", in: "h2")
         page.bilingual("Inget av leveransen har lästs in. En operatör godkänner den (nästa körning läser in den) eller kasserar den.",
-                       "Nothing of the delivery was applied. An operator approves it (the next run applies it) or discards it.")
-        page.raw("</p><table><thead><tr><th></th><th>")
-        page.bilingual("Skulle ta bort", "Would remove")
-        page.raw("</th><th>")
-        page.bilingual("Av nuvarande", "Of current")
-        page.raw("</th><th>%</th><th>")
-        page.bilingual("Gräns %", "Limit %")
-        page.raw("</th></tr></thead><tbody>")
+                       "Nothing of the delivery was applied. An operator approves it (the next run applies it) or discards it.", in: "p")
+        page.raw("<table><thead><tr><th></th>")
+        page.headings([("Skulle ta bort", "Would remove"), ("Av nuvarande", "Of current"), ("%", "%"), ("Gräns %", "Limit %")])
+        page.raw("</tr></thead><tbody>")
         for figure in figures {
             let over = figure.removing > 0 && figure.percent > figure.limitPercent
             page.raw("<tr\(over ? " class=\"over\"" : "")>")
@@ -182,9 +174,9 @@ struct DeliveryReport {
     }
 
     private func integrationSection(_ facts: IntegrationFacts, _ page: inout HTMLText) {
-        page.raw("<section id=\"integration\"><h2>")
-        page.bilingual("Integrationsstart", "Integration start")
-        page.raw("</h2><p>")
+        page.raw("<section id=\"integration\">")
+        page.bilingual("Integrationsstart", "Integration start", in: "h2")
+        page.raw("<p>")
         if facts.started {
             page.bilingual("Integrationen startade \(facts.startDay).", "The integration started on \(facts.startDay).")
         } else {
@@ -203,20 +195,12 @@ struct DeliveryReport {
         }
         page.raw("</p>")
         if let atRisk = facts.atRisk {
-            page.raw("<h3>")
-            page.bilingual("Konton i riskzonen: \(atRisk.count)", "Accounts at risk: \(atRisk.count)")
-            page.raw("</h3><p>")
+            page.bilingual("Konton i riskzonen: \(atRisk.count)", "Accounts at risk: \(atRisk.count)", in: "h3")
             page.bilingual("Licensiera dem i Skolon, eller rätta e-postadressen så att kontot kopplas ihop.",
-                           "License them in Skolon, or correct the e-mail address so the account is adopted.")
-            page.raw("</p><table id=\"at-risk\"><thead><tr><th>")
-            page.bilingual("Konto", "Account")
-            page.raw("</th><th>")
-            page.bilingual("E-post", "E-mail")
-            page.raw("</th><th>")
-            page.bilingual("Skolenhet", "School unit")
-            page.raw("</th><th>")
-            page.bilingual("Roll", "Role")
-            page.raw("</th></tr></thead><tbody>")
+                           "License them in Skolon, or correct the e-mail address so the account is adopted.", in: "p")
+            page.raw("<table id=\"at-risk\"><thead><tr>")
+            page.headings([("Konto", "Account"), ("E-post", "E-mail"), ("Skolenhet", "School unit"), ("Roll", "Role")])
+            page.raw("</tr></thead><tbody>")
             for account in atRisk.prefix(Self.rowLimit) {
                 page.raw("<tr><td>\(account.accountID)</td>")
                 for value in [account.email, account.schoolUnit, account.role] {
@@ -229,37 +213,55 @@ struct DeliveryReport {
         page.raw("</section>\n")
     }
 
-    /// Findings grouped by rule (warnings apart), most frequent first, with examples.
-    private func findingGroups(_ db: any StoreSession, ranks: (sql: String, arguments: StoreArguments), _ page: inout HTMLText) throws {
-        let groups = try StoreRow.fetchAll(db, sql: """
+    /// Findings of one rule (warnings apart), with the first of them by file and line.
+    private struct FindingGroup {
+        var rule: String
+        var warning: Bool
+        var count: Int
+        var lines: Int
+        var examples: [StoreRow] = []
+    }
+
+    /// The findings' groups, most frequent first, each with its first examples: two passes
+    /// over the staged findings, however many rules.
+    private func findingGroups(_ db: any StoreSession, ranks: (sql: String, arguments: StoreArguments)) throws -> [FindingGroup] {
+        var groups = try StoreRow.fetchAll(db, sql: """
             SELECT rule, warning, COUNT(*) AS n, COUNT(DISTINCT file || ':' || line) AS lines
             FROM stage_findings GROUP BY rule, warning ORDER BY n DESC, rule
-            """)
-        guard !groups.isEmpty else { return }
-        page.raw("<section id=\"rules\"><h2>")
-        page.bilingual("Fel per regel, vanligast först", "Findings by rule, most frequent first")
-        page.raw("</h2><p class=\"note\">")
+            """).map { row in
+            FindingGroup(rule: row["rule"], warning: (row["warning"] as Int) != 0, count: row["n"], lines: row["lines"])
+        }
+        let position = Dictionary(uniqueKeysWithValues: groups.enumerated().map { ("\($1.rule)|\($1.warning)", $0) })
+        try db.forEachRow(sql: """
+            SELECT rule, warning, file, line, column_name, detail FROM (
+                SELECT rule, warning, file, line, column_name, detail,
+                       ROW_NUMBER() OVER (PARTITION BY rule, warning ORDER BY \(ranks.sql), file, line, column_name) AS k
+                FROM stage_findings) e
+            WHERE k <= \(Self.examplesPerRule) ORDER BY k
+            """, arguments: ranks.arguments) { row in
+            if let index = position["\(row["rule"] as String)|\((row["warning"] as Int) != 0)"] { groups[index].examples.append(row) }
+            return true
+        }
+        return groups
+    }
+
+    /// Findings grouped by rule, most frequent first, with examples.
+    private func findingSection(_ groups: [FindingGroup], _ page: inout HTMLText) {
+        page.raw("<section id=\"rules\">")
+        page.bilingual("Fel per regel, vanligast först", "Findings by rule, most frequent first", in: "h2")
         page.bilingual("Rätta det vanligaste felet först: det tar bort flest avvisade rader.",
-                       "Fix the most frequent finding first: it clears the most rejected rows.")
-        page.raw("</p><ol class=\"rules\">")
+                       "Fix the most frequent finding first: it clears the most rejected rows.", in: "p", attributes: "class=\"note\"")
+        page.raw("<ol class=\"rules\">")
         for group in groups {
-            let ruleID: String = group["rule"]
-            let warning = (group["warning"] as Int) != 0
-            let count: Int = group["n"]
-            let lines: Int = group["lines"]
-            let examples = try StoreRow.fetchAll(db, sql: """
-                SELECT file, line, column_name, detail FROM stage_findings WHERE rule = ? AND warning = ?
-                ORDER BY \(ranks.sql), file, line, column_name LIMIT \(Self.examplesPerRule)
-                """, arguments: [ruleID, warning] + ranks.arguments)
-            let detail: String = examples.first?["detail"] ?? ""
-            let message = messages(ruleID, detail: detail, warning: warning)
+            let (ruleID, count, lines, examples) = (group.rule, group.count, group.lines, group.examples)
+            let message = messages(ruleID, detail: examples.first?["detail"] ?? "", warning: group.warning)
             page.raw("<li data-rule=\"\(HTMLText.escape(ruleID))\" data-findings=\"\(count)\"><h3>")
             page.raw("<a href=\"#rule=\(HTMLText.escape(ruleID))\">")
             page.text(ruleID)
             page.raw("</a> <span class=\"count\">")
             page.bilingual("\(count) fel på \(lines) \(lines == 1 ? "rad" : "rader")",
                            "\(count) \(count == 1 ? "finding" : "findings") on \(lines) \(lines == 1 ? "row" : "rows")")
-            page.raw("</span>\(warning ? " <span class=\"badge warn\">varning <span class=\"en\" lang=\"en\">warning</span></span>" : "")</h3>")
+            page.raw("</span>\(group.warning ? " <span class=\"badge warn\">varning <span class=\"en\" lang=\"en\">warning</span></span>" : "")</h3>")
             page.element("p", message.swedish)
             page.element("p", message.english, attributes: "class=\"en\" lang=\"en\"")
             page.raw("<p class=\"examples\">")
@@ -276,21 +278,21 @@ struct DeliveryReport {
     }
 
     /// Every finding as a row of a table the script filters.
-    private func rejectedRows(_ db: any StoreSession, ranks: (sql: String, arguments: StoreArguments), _ page: inout HTMLText) throws {
-        let total = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM stage_findings") ?? 0
-        guard total > 0 else { return }
+    private func rejectedRows(_ db: any StoreSession, groups: [FindingGroup], ranks: (sql: String, arguments: StoreArguments),
+                              _ page: inout HTMLText) throws {
+        let total = groups.reduce(0) { $0 + $1.count }
         let files = try String.fetchAll(db, sql: "SELECT DISTINCT file FROM stage_findings ORDER BY \(ranks.sql), file",
                                         arguments: ranks.arguments)
-        let rules = try String.fetchAll(db, sql: "SELECT rule FROM stage_findings GROUP BY rule ORDER BY COUNT(*) DESC, rule")
+        // Rules by their findings, warnings and rejections together.
+        let byRule = Dictionary(groups.map { ($0.rule, $0.count) }, uniquingKeysWith: +)
+        let rules = byRule.keys.sorted { (-byRule[$0, default: 0], $0) < (-byRule[$1, default: 0], $1) }
         let shown = min(total, Self.rowLimit)
-        page.raw("<section id=\"rejected\"><h2>")
-        page.bilingual("Avvisade rader och varningar", "Rejected rows and warnings")
-        page.raw("</h2>")
+        page.raw("<section id=\"rejected\">")
+        page.bilingual("Avvisade rader och varningar", "Rejected rows and warnings", in: "h2")
         if shown < total {
-            page.raw("<p class=\"note\" id=\"truncated\">")
             page.bilingual("Sidan visar de första \(shown) av \(total); alla finns i rejects_\(timestamp).csv.gz.",
-                           "The page shows the first \(shown) of \(total); all are in rejects_\(timestamp).csv.gz.")
-            page.raw("</p>")
+                           "The page shows the first \(shown) of \(total); all are in rejects_\(timestamp).csv.gz.", in: "p",
+                           attributes: "class=\"note\" id=\"truncated\"")
         }
         page.raw("<form id=\"filters\" class=\"filters\" hidden><label>")
         page.bilingual("Fil", "File")
@@ -306,12 +308,8 @@ struct DeliveryReport {
         page.bilingual("Visar", "Showing")
         page.raw(" <output id=\"f-shown\">\(shown)</output> / \(shown)</span></form>")
         page.raw("<table id=\"rows\" data-total=\"\(total)\"><thead><tr>")
-        for (swedish, english) in [("Fil", "File"), ("Rad", "Line"), ("Kolumn", "Column"), ("Värde", "Value"), ("Regel", "Rule"),
-                                   ("Meddelande (svenska)", "Message (Swedish)"), ("Meddelande (engelska)", "Message (English)")] {
-            page.raw("<th>")
-            page.bilingual(swedish, english)
-            page.raw("</th>")
-        }
+        page.headings([("Fil", "File"), ("Rad", "Line"), ("Kolumn", "Column"), ("Värde", "Value"), ("Regel", "Rule"),
+                       ("Meddelande (svenska)", "Message (Swedish)"), ("Meddelande (engelska)", "Message (English)")])
         page.raw("</tr></thead><tbody>\n")
         try db.forEachRow(sql: """
             SELECT file, line, column_name, value, rule, detail, warning FROM stage_findings

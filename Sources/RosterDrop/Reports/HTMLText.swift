@@ -50,6 +50,18 @@ struct HTMLText {
         text += "</span>"
     }
 
+    /// `<tag attributes>Swedish / English</tag>`.
+    mutating func bilingual(_ swedish: String, _ english: String, in tag: String, attributes: String = "") {
+        text += "<\(tag)\(attributes.isEmpty ? "" : " " + attributes)>"
+        bilingual(swedish, english)
+        text += "</\(tag)>"
+    }
+
+    /// One `<th>` per pair, Swedish first.
+    mutating func headings(_ pairs: [(String, String)]) {
+        for (swedish, english) in pairs { bilingual(swedish, english, in: "th") }
+    }
+
     /// `name="value"`, escaped.
     static func attribute(_ name: String, _ value: String) -> String {
         "\(name)=\"\(escape(value))\""
