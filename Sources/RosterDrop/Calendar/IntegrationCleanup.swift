@@ -12,7 +12,7 @@ struct IntegrationCleanup {
     let startedOn: CalendarDay
 
     var policy: IntegrationPolicy { context.organisation.integration }
-    var deadline: CalendarDay { startedOn.adding(days: policy.cleanupDays) }
+    var deadline: CalendarDay { Self.deadline(startedOn: startedOn, policy: policy) }
     var isDue: Bool { context.today >= deadline }
     var isWarning: Bool { !isDue && context.today >= deadline.adding(days: -policy.warningDays) }
 
@@ -46,7 +46,17 @@ struct IntegrationCleanup {
     }
 
     private func isDone(_ db: any StoreSession) throws -> Bool {
-        try String.fetchOne(db, sql: "SELECT cleanup_done_at FROM organisations WHERE id = ?", arguments: [context.id]) != nil
+        try Self.isDone(db, organisation: context.id)
+    }
+
+    /// The clean-up's day for a start performed on `startedOn`.
+    static func deadline(startedOn: CalendarDay, policy: IntegrationPolicy) -> CalendarDay {
+        startedOn.adding(days: policy.cleanupDays)
+    }
+
+    /// Whether `organisation`'s clean-up has been done.
+    static func isDone(_ db: any StoreSession, organisation: String) throws -> Bool {
+        try String.fetchOne(db, sql: "SELECT cleanup_done_at FROM organisations WHERE id = ?", arguments: [organisation]) != nil
     }
 
     struct Outcome {

@@ -10,6 +10,14 @@ public enum IntegrationState: Sendable, Equatable {
     case started(CalendarDay, at: String)
 }
 
+extension IntegrationState {
+    /// The day the start was performed, on `clock`'s calendar (the clean-up counts from it).
+    func startedOn(clock: JobClock) -> CalendarDay? {
+        guard case .started(let day, let at) = self else { return nil }
+        return JobClock.parseISO(at).map(clock.day(of:)) ?? day
+    }
+}
+
 /// A start that cannot be taken as configured.
 public struct IntegrationError: Error, CustomStringConvertible {
     public var organisation: String

@@ -105,10 +105,10 @@ struct OrganisationRun {
                     calendar.startGroupsDeleted = outcome.groupsDeleted
                     startedOn = context.today
                 }
-            case .started(let day, let at):
+            case .started(let day, _):
                 calendar.integration = "started"
                 calendar.startDay = day.iso
-                startedOn = JobClock.parseISO(at).map(context.clock.day(of:)) ?? day
+                startedOn = state.startedOn(clock: context.clock)
             }
             calendar.startedOn = startedOn?.iso
             summary.mode = "\(context.mode)"
@@ -132,9 +132,7 @@ struct OrganisationRun {
                 calendar.cleanupDeleted = outcome.deleted?.accounts
                 calendar.accountsAtRisk = outcome.atRisk
                 calendar.atRiskList = outcome.notice
-                if try context.database.read({ db in
-                    try String.fetchOne(db, sql: "SELECT cleanup_done_at FROM organisations WHERE id = ?", arguments: [context.id])
-                }) == nil {
+                if try !context.database.read({ db in try IntegrationCleanup.isDone(db, organisation: context.id) }) {
                     calendar.cleanupDeadline = cleanup.deadline.iso
                 }
             }

@@ -69,19 +69,20 @@ public struct StatusBoard {
         let id = organisation.id
         var status = OrganisationStatus(id: id, mode: organisation.mode.rawValue, integration: "none", held: [], flags: [])
         var deadlines: [OrganisationStatus.Deadline] = []
-        switch try IntegrationStart.state(db, organisation: organisation, clock: clock) {
+        let state = try IntegrationStart.state(db, organisation: organisation, clock: clock)
+        switch state {
         case .none:
             break
         case .planned(let day):
             status.integration = "planned"
             if today < day { status.mode = "test until \(day.iso)" }
             deadlines.append(.init(day: day.iso, what: "integration start"))
-        case .started(let day, let at):
-            let startedOn = JobClock.parseISO(at).map(clock.day(of:)) ?? day
-            let done = try String.fetchOne(db, sql: "SELECT cleanup_done_at FROM organisations WHERE id = ?", arguments: [id]) != nil
+        case .started(let day, _):
+            let done = try IntegrationCleanup.isDone(db, organisation: id)
             status.integration = done ? "cleaned up" : "started"
             if !done {
-                let deadline = startedOn.adding(days: organisation.integration.cleanupDays)
+                let deadline = IntegrationCleanup.deadline(startedOn: state.startedOn(clock: clock) ?? day,
+                                                           policy: organisation.integration)
                 deadlines.append(.init(day: deadline.iso, what: "integration clean-up"))
                 status.accountsAtRisk = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM (\(IntegrationCleanup.atRiskSQL))",
                                                          arguments: [id])
