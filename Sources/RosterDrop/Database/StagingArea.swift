@@ -106,6 +106,8 @@ struct StagingArea {
     static let findingSQL = "INSERT INTO stage_findings (file, line, column_name, value, rule, detail, warning) VALUES (?, ?, ?, ?, ?, ?, ?)"
 
     static func insert(_ findings: [Finding], _ db: any StoreSession) throws {
+        // Called for every batch read: most have no findings.
+        guard !findings.isEmpty else { return }
         let statement = try db.makeStatement(sql: findingSQL)
         for finding in findings {
             try statement.execute(arguments: [finding.file, finding.line, finding.column, String(finding.value.prefix(500)),

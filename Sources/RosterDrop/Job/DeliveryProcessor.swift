@@ -225,7 +225,7 @@ struct DeliveryProcessor {
             _ = try ReportWriter.writeRejects(db, files: names, source: organisation.mapping.delivery.sourceName, to: local)
             files.append(("rejects_\(delivery.timestamp).csv.gz", local))
         }
-        let shown = [.applied, .appliedWithRejects, .appliedWithWarnings, .test, .held].contains(verdict.outcome)
+        let shown = verdict.outcome.readAndPlanned
         var report = DeliveryReport(organisation: organisation.id, timestamp: delivery.timestamp, answeredAt: context.stamp,
                                     timeZone: context.clock.timeZone,
                                     outcome: verdict.outcome, counts: verdict.counts, files: names,
@@ -249,7 +249,7 @@ struct DeliveryProcessor {
     }
 
     private func summary(_ delivery: Delivery, verdict: Verdict, findings: Int, names: [String]) -> DeliverySummary {
-        let shown = [.applied, .appliedWithRejects, .appliedWithWarnings, .test, .held].contains(verdict.outcome)
+        let shown = verdict.outcome.readAndPlanned
         var summary = DeliverySummary(timestamp: delivery.timestamp, outcome: verdict.outcome, findings: findings,
                                       unlicensedUsers: shown ? verdict.read?.unlicensed ?? 0 : 0,
                                       expiredOrders: shown ? verdict.read?.expiredOrders ?? 0 : 0,

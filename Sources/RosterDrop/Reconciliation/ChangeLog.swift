@@ -45,11 +45,13 @@ enum ChangeLog {
             WHERE p.action IN ('update', 'adopt')
             """, arguments: context)
         // Memberships and licenses that go, or move away; a leaver's go with their account.
-        let leaving = "EXISTS (SELECT 1 FROM plan_users u WHERE u.account_id = %@ AND u.action <> 'create' AND u.action = 'remove')"
+        func leaving(_ account: String) -> String {
+            "EXISTS (SELECT 1 FROM plan_users u WHERE u.account_id = \(account) AND u.action <> 'create' AND u.action = 'remove')"
+        }
         try db.execute(sql: """
             \(insert)
             SELECT ?1, m.account_id, ?2, ?3, 'group_left', g.external_id, NULL,
-                   CASE WHEN \(leaving.replacingOccurrences(of: "%@", with: "m.account_id")) THEN 'account_removed'
+                   CASE WHEN \(leaving("m.account_id")) THEN 'account_removed'
                         WHEN EXISTS (SELECT 1 FROM plan_groups pg WHERE pg.action = 'remove' AND pg.group_ref = m.group_ref)
                         THEN 'group_removed' ELSE ?4 END
             FROM plan_memberships m JOIN groups g ON g.id = m.group_ref
@@ -59,7 +61,7 @@ enum ChangeLog {
             \(insert)
             SELECT ?1, l.account_id, ?2, ?3, 'license_lost', l.order_id, l.product_id,
                    CASE WHEN p.action = 'update' THEN 'moved'
-                        WHEN \(leaving.replacingOccurrences(of: "%@", with: "l.account_id")) THEN 'account_removed' ELSE ?4 END
+                        WHEN \(leaving("l.account_id")) THEN 'account_removed' ELSE ?4 END
             FROM plan_distribution_orders p JOIN licenses l ON l.id = p.license_ref
             WHERE p.action = 'remove' OR (p.action = 'update' AND l.account_id IS DISTINCT FROM p.account_id)
             """, arguments: context + [reason.rawValue])

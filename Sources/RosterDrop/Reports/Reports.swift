@@ -14,6 +14,14 @@ public enum DeliveryOutcome: String, Sendable, Codable {
     case discarded
 }
 
+extension DeliveryOutcome {
+    /// Whether the delivery's rows were read and planned, so its unlicensed users, expired
+    /// orders and filtered rows belong in its answer.
+    var readAndPlanned: Bool {
+        [.applied, .appliedWithRejects, .appliedWithWarnings, .test, .held].contains(self)
+    }
+}
+
 /// Writes the two report files of a delivery into a local folder, ready to publish.
 enum ReportWriter {
     static let rejectsHeader = ["file", "line", "column", "value", "rule", "message_sv", "message_en"]

@@ -1,12 +1,5 @@
 import Foundation
 
-extension Duration {
-    /// The duration in seconds, to the nanosecond.
-    var inSeconds: Double {
-        Double(components.seconds) + Double(components.attoseconds / 1_000_000_000) / 1e9
-    }
-}
-
 /// Where the progress of reading files is shown: a terminal's status line, or nowhere.
 public protocol ReadProgress: Sendable {
     /// Starts showing one file of `bytes` (as stored, compressed or not); returns its meter.
