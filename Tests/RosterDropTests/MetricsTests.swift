@@ -19,9 +19,7 @@ struct MetricsTests {
         let drop = try TestDrop()
         let metrics = drop.root.appendingPathComponent("textfile/rosterdrop.prom")
         try FileManager.default.createDirectory(at: metrics.deletingLastPathComponent(), withIntermediateDirectories: true)
-        var config = try String(contentsOfFile: drop.configPath, encoding: .utf8)
-        config = "metrics_file: textfile/rosterdrop.prom\n" + config
-        try config.write(toFile: drop.configPath, atomically: true, encoding: .utf8)
+        try drop.prependConfig("metrics_file: textfile/rosterdrop.prom")
 
         try drop.deliver("20261101T020000Z", users: [Fixture.user("p1"), Fixture.user("p2", email: "nej")],
                          orders: [Fixture.order("o1", person: "p1")])
@@ -56,9 +54,7 @@ struct MetricsTests {
 
     @Test func aMetricsFileThatCannotBeWrittenDoesNotFailTheRun() throws {
         let drop = try TestDrop()
-        var config = try String(contentsOfFile: drop.configPath, encoding: .utf8)
-        config = "metrics_file: no-such-folder/rosterdrop.prom\n" + config
-        try config.write(toFile: drop.configPath, atomically: true, encoding: .utf8)
+        try drop.prependConfig("metrics_file: no-such-folder/rosterdrop.prom")
         try drop.deliver("20261101T020000Z", users: [Fixture.user("p1")], orders: [Fixture.order("o1", person: "p1")])
         let summary = try drop.run(at: instant("2026-11-01T05:00:00Z"))
         #expect(summary.succeeded && summary.organisations[0].deliveries.map(\.outcome) == [.applied])

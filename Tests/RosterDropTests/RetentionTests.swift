@@ -42,9 +42,7 @@ struct RetentionTests {
 
     @Test func retentionDaysComeFromTheConfig() throws {
         let drop = try TestDrop()
-        var config = try String(contentsOfFile: drop.configPath, encoding: .utf8)
-        config = "retention: {archive_days: 2, report_days: 5}\n" + config
-        try config.write(toFile: drop.configPath, atomically: true, encoding: .utf8)
+        try drop.prependConfig("retention: {archive_days: 2, report_days: 5}")
         try drop.deliver("20261101T020000Z", users: [Fixture.user("p1")], orders: [Fixture.order("o1", person: "p1")])
         _ = try drop.run(at: instant("2026-11-01T05:00:00Z"))
         _ = try drop.run(at: instant("2026-11-03T05:00:01Z"))

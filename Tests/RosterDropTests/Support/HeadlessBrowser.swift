@@ -63,20 +63,19 @@ struct HeadlessBrowser {
 enum DOM {
     /// The text of each element whose opening tag has `attribute="value"`, keyed by value.
     static func values(_ dom: String, attribute: String) -> [String: String] {
-        let pattern = try! NSRegularExpression(pattern: "<[a-z]+[^>]*\\b\(attribute)=\"([^\"]*)\"[^>]*>([^<]*)<")
-        var found: [String: String] = [:]
-        for match in pattern.matches(in: dom, range: NSRange(dom.startIndex..., in: dom)) {
-            guard let key = Range(match.range(at: 1), in: dom), let value = Range(match.range(at: 2), in: dom) else { continue }
-            found[String(dom[key])] = String(dom[value])
-        }
-        return found
+        captures(dom, "<[a-z]+[^>]*\\b\(attribute)=\"([^\"]*)\"[^>]*>([^<]*)<")
     }
 
     /// `first`'s value to `second`'s, for each tag holding both, in this order.
     static func pairs(_ dom: String, _ first: String, _ second: String) -> [String: String] {
-        let pattern = try! NSRegularExpression(pattern: "\\b\(first)=\"([^\"]*)\"[^>]*\\b\(second)=\"([^\"]*)\"")
+        captures(dom, "\\b\(first)=\"([^\"]*)\"[^>]*\\b\(second)=\"([^\"]*)\"")
+    }
+
+    /// The first capture group of every match of `pattern`, to its second.
+    private static func captures(_ dom: String, _ pattern: String) -> [String: String] {
+        let expression = try! NSRegularExpression(pattern: pattern)
         var found: [String: String] = [:]
-        for match in pattern.matches(in: dom, range: NSRange(dom.startIndex..., in: dom)) {
+        for match in expression.matches(in: dom, range: NSRange(dom.startIndex..., in: dom)) {
             guard let key = Range(match.range(at: 1), in: dom), let value = Range(match.range(at: 2), in: dom) else { continue }
             found[String(dom[key])] = String(dom[value])
         }

@@ -67,6 +67,12 @@ final class TestDrop {
 
     deinit { if removesRoot { try? FileManager.default.removeItem(at: root) } }
 
+    /// Puts top-level keys (`retention: …`, `metrics_file: …`) at the head of the config.
+    func prependConfig(_ lines: String) throws {
+        let config = try String(contentsOfFile: configPath, encoding: .utf8)
+        try (lines + "\n" + config).write(toFile: configPath, atomically: true, encoding: .utf8)
+    }
+
     func inbox(_ org: String = "org1") -> URL { root.appendingPathComponent("drop/\(org)/inbox") }
     func folder(_ org: String, _ area: String) -> URL { root.appendingPathComponent("drop/\(org)/\(area)") }
 
