@@ -18,9 +18,9 @@ public struct HistoryError: Error, CustomStringConvertible {
 /// A person's history (`rosterdrop history`), told from the change log, the removal log and
 /// the findings that named them — ids, field names and rule ids, never a value.
 ///
-/// What an account had when it was created or adopted is not logged row by row: it is what
-/// the account has now (or had when it was removed), with the later gains taken out and the
-/// later losses put back.
+/// What an account had when it was created (or when the log began) is not logged row by row:
+/// it is what the account has now (or had when it was removed), with the later gains taken
+/// out and the later losses put back.
 public struct PersonHistory {
     public let database: PortalDatabase
 
@@ -129,7 +129,7 @@ public struct PersonHistory {
                  + (had.isEmpty ? "" : "; it had \(had)"))
         }
         for change in changes {
-            note(change.at, change.deliveryID, describe(change, account: account, had: had, names: names))
+            note(change.at, change.deliveryID, describe(change, account: account, names: names))
         }
         if let removal {
             note(removal["removed_at"], removal["delivery_id"], "account \(account) removed: " + Self.removalReason(removal["reason"]))
@@ -150,7 +150,7 @@ public struct PersonHistory {
         return Array(moments.values)
     }
 
-    private func describe(_ change: Change, account: Int64, had: String, names: Names) -> String {
+    private func describe(_ change: Change, account: Int64, names: Names) -> String {
         let fields = change.detail?.split(separator: ",").joined(separator: ", ") ?? ""
         switch change.event {
         case "adopted":
