@@ -36,7 +36,7 @@ struct History: ParsableCommand {
         let entries = try ExitStatus.reporting {
             let configuration = try JobConfiguration.load(path: config)
             _ = try findOrganisation(organisationID, in: configuration)
-            return try PersonHistory(database: PortalDatabase(path: configuration.database)).entries(organisation: organisationID, who: who)
+            return try PersonHistory(database: PortalDatabase(configuration.database)).entries(organisation: organisationID, who: who)
         }
         if json {
             try printJSON(entries)

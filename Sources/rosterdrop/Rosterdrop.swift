@@ -109,7 +109,7 @@ struct Products: ParsableCommand {
                 let configuration = try JobConfiguration.load(path: config)
                 let lock = try RunLock(database: configuration.database)
                 let count = try withExtendedLifetime(lock) {
-                    try ProductCatalogue.importCSV(at: file, into: PortalDatabase(path: configuration.database))
+                    try ProductCatalogue.importCSV(at: file, into: PortalDatabase(configuration.database))
                 }
                 FileHandle.standardError.write(Data("rosterdrop: \(count) products imported into \(configuration.database)\n".utf8))
             }
@@ -206,7 +206,7 @@ struct Integrate: ParsableCommand {
         try ExitStatus.reporting {
             let configuration = try JobConfiguration.load(path: config)
             let entry = try findOrganisation(organisationID, in: configuration)
-            let database = try PortalDatabase(path: configuration.database)
+            let database = try PortalDatabase(configuration.database)
             let day = try IntegrationStart.record(database, organisation: entry,
                                                   clock: JobClock(now: clock, timeZone: configuration.timeZone))
             FileHandle.standardError.write(Data("""
@@ -235,7 +235,7 @@ struct Holds: ParsableCommand {
         let holds = try ExitStatus.reporting {
             let configuration = try JobConfiguration.load(path: config)
             if let organisationID { _ = try findOrganisation(organisationID, in: configuration) }
-            return try HoldDesk(database: PortalDatabase(path: configuration.database)).list(organisation: organisationID)
+            return try HoldDesk(database: PortalDatabase(configuration.database)).list(organisation: organisationID)
         }
         if json {
             try printJSON(holds)
@@ -282,7 +282,7 @@ struct HoldDecision: ParsableArguments {
         try ExitStatus.reporting {
             let configuration = try JobConfiguration.load(path: config)
             _ = try findOrganisation(organisationID, in: configuration)
-            let hold = try HoldDesk(database: PortalDatabase(path: configuration.database))
+            let hold = try HoldDesk(database: PortalDatabase(configuration.database))
                 .decide(organisation: organisationID, timestamp: timestamp, approve: approve, at: clock())
             let next = approve
                 ? "the next run applies it (and holds it again if it would now remove more than shown)"
@@ -317,7 +317,7 @@ struct Reprocess: ParsableCommand {
         try ExitStatus.reporting {
             let configuration = try JobConfiguration.load(path: delivery.config)
             _ = try findOrganisation(delivery.organisationID, in: configuration)
-            try ReprocessDesk(database: PortalDatabase(path: configuration.database))
+            try ReprocessDesk(database: PortalDatabase(configuration.database))
                 .request(organisation: delivery.organisationID, timestamp: delivery.timestamp, at: clock())
             FileHandle.standardError.write(Data("""
                 rosterdrop: \(delivery.organisationID) \(delivery.timestamp) will be taken again by the next run that finds \

@@ -28,7 +28,7 @@ struct Status: ParsableCommand {
         let clock = try Clock.parse(now)
         let statuses = try ExitStatus.reporting {
             let configuration = try JobConfiguration.load(path: config)
-            return try StatusBoard(configuration: configuration, database: PortalDatabase(path: configuration.database))
+            return try StatusBoard(configuration: configuration, database: PortalDatabase(configuration.database))
                 .statuses(now: clock())
         }
         if json {

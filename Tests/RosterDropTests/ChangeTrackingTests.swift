@@ -199,6 +199,6 @@ import Testing
             FROM licenses l JOIN accounts a ON a.id = l.account_id ORDER BY 1, 2, 3
             """,
         ]
-        return try queries.flatMap { sql in try drop.rows(sql).map(\.description) }
+        return try queries.flatMap { sql in try drop.rows(sql).map(\.text) }
     }
 }

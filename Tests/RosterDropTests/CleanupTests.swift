@@ -93,7 +93,7 @@ struct CleanupTests {
         let waiting = try drop.run(at: instant("2026-11-11T05:00:00Z"))
         #expect(waiting.organisations[0].calendar?.cleanupWaitsForHold == true)
         #expect(try drop.count("SELECT COUNT(*) FROM accounts WHERE id IN (1000, 1001, 1002)") == 3)
-        _ = try HoldDesk(database: PortalDatabase(path: drop.databasePath))
+        _ = try HoldDesk(database: drop.portal())
             .decide(organisation: "org1", timestamp: "20261110T020000Z", approve: true, at: instant("2026-11-11T08:00:00Z"))
         let approved = try drop.run(at: instant("2026-11-12T05:00:00Z"))
         #expect(approved.organisations[0].deliveries.map(\.outcome) == [.applied])

@@ -177,7 +177,7 @@ struct DeliveryTests {
 
     @Test func aSecondRunOnTheSameDatabaseIsRefusedAtOnce() throws {
         let drop = try TestDrop()
-        let lock = try RunLock(database: drop.databasePath)
+        let lock = try RunLock(database: drop.location)
         #expect(throws: RunLockError.self) { _ = try drop.run() }
         withExtendedLifetime(lock) {}
     }

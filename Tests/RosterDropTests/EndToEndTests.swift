@@ -109,7 +109,7 @@ struct EndToEndTests {
         #expect(partial.stderr.contains("org1: FAILED"))
         #expect(try drop.count("SELECT COUNT(*) FROM accounts WHERE organisation_id = 'org2'") == 1)
 
-        let lock = try RunLock(database: drop.databasePath)
+        let lock = try RunLock(database: drop.location)
         let busy = try run(drop)
         withExtendedLifetime(lock) {}
         #expect(busy.status == 75)

@@ -44,7 +44,7 @@ struct HoldTests {
         #expect(drop.files("org1", "inbox").count == 6)
 
         // The operator sees what it would do, and discards it.
-        let desk = HoldDesk(database: try PortalDatabase(path: drop.databasePath))
+        let desk = HoldDesk(database: try drop.portal())
         let listed = try desk.list()
         #expect(listed.map(\.timestamp) == ["20261102T020000Z"])
         #expect(listed[0].counts["users"]?.removed == 18)
@@ -71,7 +71,7 @@ struct HoldTests {
     @Test func anApprovedHoldWhoseFilesWentMissingCanStillBeDiscarded() throws {
         let drop = try Self.heldSetup()
         _ = try drop.run(at: instant("2026-11-02T05:00:00Z"))
-        let desk = HoldDesk(database: try PortalDatabase(path: drop.databasePath))
+        let desk = HoldDesk(database: try drop.portal())
         _ = try desk.decide(organisation: "org1", timestamp: "20261102T020000Z", approve: true, at: instant("2026-11-02T09:00:00Z"))
         try FileManager.default.removeItem(at: drop.inbox().appendingPathComponent("manifest_20261102T020000Z.csv"))
         let all = Self.people(1...20)
@@ -92,7 +92,7 @@ struct HoldTests {
     @Test func anApprovalDoesNotApplyOtherContentUnderTheHeldTimestamp() throws {
         let drop = try Self.heldSetup()
         _ = try drop.run(at: instant("2026-11-02T05:00:00Z"))
-        _ = try HoldDesk(database: PortalDatabase(path: drop.databasePath))
+        _ = try HoldDesk(database: drop.portal())
             .decide(organisation: "org1", timestamp: "20261102T020000Z", approve: true, at: instant("2026-11-02T09:00:00Z"))
         let others = Self.people(19...20)
         try drop.deliver("20261102T020000Z", users: others.users, orders: others.orders)
@@ -104,7 +104,7 @@ struct HoldTests {
     @Test func anApprovedHoldIsAppliedByTheNextRun() throws {
         let drop = try Self.heldSetup()
         _ = try drop.run(at: instant("2026-11-02T05:00:00Z"))
-        let desk = HoldDesk(database: try PortalDatabase(path: drop.databasePath))
+        let desk = HoldDesk(database: try drop.portal())
         _ = try desk.decide(organisation: "org1", timestamp: "20261102T020000Z", approve: true, at: instant("2026-11-02T09:00:00Z"))
         let next = try drop.run(at: instant("2026-11-03T05:00:00Z"))
         #expect(next.organisations[0].deliveries.map(\.outcome) == [.applied])
@@ -119,7 +119,7 @@ struct HoldTests {
     @Test func anApprovedHoldThatWouldNowRemoveMoreIsHeldAgain() throws {
         let drop = try Self.heldSetup()
         _ = try drop.run(at: instant("2026-11-02T05:00:00Z"))
-        let desk = HoldDesk(database: try PortalDatabase(path: drop.databasePath))
+        let desk = HoldDesk(database: try drop.portal())
         _ = try desk.decide(organisation: "org1", timestamp: "20261102T020000Z", approve: true, at: instant("2026-11-02T09:00:00Z"))
         // Someone else linked one more account meanwhile: the re-plan removes 19, not the 18 approved.
         try drop.execute("""

@@ -28,7 +28,7 @@ import Testing
         #expect(held.organisations[0].deliveries.map(\.outcome) == [.held])
         #expect(try drop.receipt("20261102T020000Z")["users"]?[2] == "held")
         #expect(drop.files("org1", "inbox").count == 3)
-        let desk = HoldDesk(database: try PortalDatabase(path: drop.databasePath))
+        let desk = HoldDesk(database: try drop.portal())
         _ = try desk.decide(organisation: "org1", timestamp: "20261102T020000Z", approve: false, at: instant("2026-11-02T08:00:00Z"))
         let discarded = try drop.run(at: instant("2026-11-03T05:00:00Z"))
         #expect(discarded.organisations[0].deliveries.map(\.outcome) == [.discarded])

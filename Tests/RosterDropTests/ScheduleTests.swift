@@ -39,7 +39,7 @@ struct ScheduleTests {
     @Test func anOverlappingRunExitsWithTheBusyStatus() throws {
         let binary = try Executable("rosterdrop")
         let drop = try TestDrop()
-        let lock = try RunLock(database: drop.databasePath)
+        let lock = try RunLock(database: drop.location)
         let result = try binary.run(["run", "--config", drop.configPath])
         #expect(result.status == 75)
         #expect(result.stderr.contains("another rosterdrop run is in progress"))

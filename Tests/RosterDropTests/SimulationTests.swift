@@ -195,7 +195,7 @@ import Testing
             #expect(summary.succeeded, "day \(day): \(summary)")
             if day == Self.brokenDay {
                 #expect(summary.organisations[0].deliveries.map(\.outcome) == [.held], "day \(day)")
-                _ = try HoldDesk(database: PortalDatabase(path: drop.databasePath))
+                _ = try HoldDesk(database: drop.portal())
                     .decide(organisation: "org1", timestamp: summary.organisations[0].holds[0], approve: false, at: instant(now))
             }
             if day == Self.brokenDay + 1 {
@@ -233,7 +233,7 @@ import Testing
             #expect(rerun.status == 0, "day \(day) after \(fault): \(rerun.stderr)")
             _ = try calm.run(at: instant(now))
             for drop in [killed, calm] {
-                let desk = HoldDesk(database: try PortalDatabase(path: drop.databasePath))
+                let desk = HoldDesk(database: try drop.portal())
                 for hold in try desk.list() where hold.state == .held {
                     _ = try desk.decide(organisation: "org1", timestamp: hold.timestamp, approve: false, at: instant(now))
                 }

@@ -6,7 +6,7 @@ import Foundation
 /// drop folders can be moved together.
 public struct JobConfiguration: Sendable {
     public var file: String
-    public var database: String
+    public var database: DatabaseLocation
     /// Where deliveries are fetched and reports are built before publishing.
     public var scratch: String
     /// The zone whose calendar days license dates, starts and deadlines are (`time_zone`).
@@ -27,10 +27,17 @@ public struct JobConfiguration: Sendable {
             throw ConfigurationError(file: path, line: nil, key: nil, message: "cannot be read")
         }
         let base = url.deletingLastPathComponent()
-        let object = try YAMLObject.parse(text, file: path, allowed: ["database", "scratch", "time_zone", "retention", "organisations",
-                                                                     "metrics_file"])
-        let database = resolve(try object.requiredString("database"), base: base)
-        let scratch = resolve(try object.string("scratch") ?? (database + ".scratch"), base: base)
+        let object = try YAMLObject.parse(text, file: path, allowed: ["database", "database_password_env",
+                                                                     "database_password_file", "scratch", "time_zone",
+                                                                     "retention", "organisations", "metrics_file"])
+        let database = try DatabaseLocation.parse(try object.requiredString("database"),
+                                                  passwordEnv: try object.string("database_password_env"),
+                                                  passwordFile: try object.string("database_password_file"),
+                                                  base: base, error: object.error)
+        // Beside a SQLite file by default; a PostgreSQL job's in the system's temporary folder.
+        let defaultScratch = database.sqlitePath.map { $0 + ".scratch" }
+            ?? FileManager.default.temporaryDirectory.appendingPathComponent("rosterdrop-scratch").path
+        let scratch = resolve(try object.string("scratch") ?? defaultScratch, base: base)
         var timeZone = JobClock.defaultTimeZone
         if let name = try object.string("time_zone") {
             guard let zone = TimeZone(identifier: name) else {

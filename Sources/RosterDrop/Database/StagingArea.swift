@@ -58,14 +58,14 @@ struct StagingArea {
     static func prepareForPlan(_ db: any StoreSession, presentUsers: [Int], vanished: [EntityKind: Set<Int64>]) throws {
         try db.dropTemporaryTable("present_users")
         try db.execute(sql: "CREATE TEMP TABLE present_users (line INTEGER PRIMARY KEY)")
-        let present = try db.makeStatement(sql: "INSERT INTO present_users (line) VALUES (?)")
-        for line in presentUsers { try present.execute(arguments: [line]) }
+        let present = try db.rowAppender(table: "present_users", columns: ["line"])
+        for line in presentUsers { try present.append([line]) }
         for kind in [EntityKind.users, .memberships, .distributionOrders] {
             let table = "vanished_\(kind.rawValue)"
             try db.dropTemporaryTable("\(table)")
             try db.execute(sql: "CREATE TEMP TABLE \(table) (hash INTEGER PRIMARY KEY)")
-            let insert = try db.makeStatement(sql: "INSERT INTO \(table) (hash) VALUES (?)")
-            for hash in (vanished[kind] ?? []).sorted() { try insert.execute(arguments: [hash]) }
+            let insert = try db.rowAppender(table: table, columns: ["hash"])
+            for hash in (vanished[kind] ?? []).sorted() { try insert.append([hash]) }
         }
         for table in ["rejected_people", "rejected_orders", "rejected_pairs"] { try db.dropTemporaryTable(table) }
         try db.execute(sql: """
@@ -90,27 +90,28 @@ struct StagingArea {
     /// Notes the person each rejected row names, by file and line, so that its findings can
     /// name them in the ledger (`Ledger.namePeople`).
     static func notePeople(_ db: any StoreSession, numbering: RowNumbering) throws {
-        let insert = try db.makeStatement(sql: "INSERT INTO stage_finding_people (file, line, person_id) VALUES (?, ?, ?)")
+        var people: [StoreArguments] = []
         for kind in [EntityKind.users, .memberships, .distributionOrders] {
             try db.forEachRow(sql: """
                 SELECT line, person_id FROM \(kind.stagingTable) WHERE rejected = 1 AND person_id IS NOT NULL
                 """, arguments: []) { row in
                 let place = numbering.locate(kind, row["line"])
-                try insert.execute(arguments: [place.file, place.line, row["person_id"] as String])
+                people.append([place.file, place.line, row["person_id"] as String])
                 return true
             }
         }
+        let insert = try db.rowAppender(table: "stage_finding_people", columns: ["file", "line", "person_id"])
+        for person in people { try insert.append(person) }
         try db.execute(sql: "CREATE INDEX stage_finding_people_by_place ON stage_finding_people(file, line)")
     }
-
-    static let findingSQL = "INSERT INTO stage_findings (file, line, column_name, value, rule, detail, warning) VALUES (?, ?, ?, ?, ?, ?, ?)"
 
     static func insert(_ findings: [Finding], _ db: any StoreSession) throws {
         // Called for every batch read: most have no findings.
         guard !findings.isEmpty else { return }
-        let statement = try db.makeStatement(sql: findingSQL)
+        let appender = try db.rowAppender(table: "stage_findings",
+                                          columns: ["file", "line", "column_name", "value", "rule", "detail", "warning"])
         for finding in findings {
-            try statement.execute(arguments: [finding.file, finding.line, finding.column, String(finding.value.prefix(500)),
+            try appender.append([finding.file, finding.line, finding.column, String(finding.value.prefix(500)),
                                               finding.rule.rawValue, finding.detail, finding.isWarning])
         }
     }

@@ -80,7 +80,7 @@ public struct OfflineValidation {
                                                      drop: .local(work.appendingPathComponent("drop").path), mapping: mapping)
         organisation.checksSchoolUnits = !schoolUnits.isEmpty
         organisation.checksProducts = products != nil
-        let configuration = JobConfiguration(file: "validate", database: database, scratch: work.appendingPathComponent("scratch").path,
+        let configuration = JobConfiguration(file: "validate", database: .sqlite(path: database), scratch: work.appendingPathComponent("scratch").path,
                                              timeZone: JobClock.defaultTimeZone, retention: RetentionPolicy(),
                                              organisations: [organisation])
         var quiet = Logger(label: "rosterdrop-validate")

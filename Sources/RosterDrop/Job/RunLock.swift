@@ -3,17 +3,24 @@ import Foundation
 import Glibc
 #endif
 
-/// An exclusive lock on a database for the length of a run, so two runs never interleave.
+/// An exclusive lock on a SQLite database for the length of a run, so two runs never
+/// interleave.
 ///
 /// It is an advisory `flock(2)` on `<database>.lock`: the kernel releases it when the
-/// process ends, so a crashed run never leaves a stale lock behind.
+/// process ends, so a crashed run never leaves a stale lock behind. On PostgreSQL there is
+/// none: workers share the organisations, each taken by one at a time (`claim`).
 public final class RunLock {
     private let descriptor: Int32
     public let path: String
 
     /// Takes the lock or throws `RunLockError.busy` at once when another run holds it.
-    public init(database: String) throws {
-        path = database + ".lock"
+    public init(database: DatabaseLocation) throws {
+        guard let file = database.sqlitePath else {
+            descriptor = -1
+            path = ""
+            return
+        }
+        path = file + ".lock"
         descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else {
             throw RunLockError.unavailable(path: path, reason: String(cString: strerror(errno)))
@@ -26,6 +33,7 @@ public final class RunLock {
     }
 
     deinit {
+        guard descriptor >= 0 else { return }
         flock(descriptor, LOCK_UN)
         close(descriptor)
     }

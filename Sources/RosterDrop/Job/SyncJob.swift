@@ -42,6 +42,8 @@ public struct OrganisationSummary: Sendable, Codable {
     public var calendar: CalendarSummary?
     /// Why the organisation could not be processed (the others still were).
     public var error: String?
+    /// Another worker sharing the database had it: this run left it alone.
+    public var takenByAnotherWorker = false
 
     public init(id: String, deliveries: [DeliverySummary], waiting: [String], unrecognised: Int, error: String?) {
         self.id = id
@@ -79,8 +81,10 @@ public struct SyncJob {
     public func run() throws -> RunSummary {
         let lock = try RunLock(database: configuration.database)
         defer { withExtendedLifetime(lock) {} }
-        let database = try PortalDatabase(path: configuration.database)
-        let scratch = URL(fileURLWithPath: configuration.scratch, isDirectory: true)
+        let database = try PortalDatabase(configuration.database)
+        defer { database.close() }
+        let scratch = Self.workerScratch(URL(fileURLWithPath: configuration.scratch, isDirectory: true),
+                                         shared: configuration.database.sqlitePath == nil)
         try? FileManager.default.removeItem(at: scratch)
         let started = clock.now()
         var runID: Int64?
@@ -92,6 +96,14 @@ public struct SyncJob {
         }
         var summaries: [OrganisationSummary] = []
         for organisation in configuration.organisations {
+            // Another worker has it now: it is theirs this time, and nobody waits.
+            guard let claim = try database.claim(organisation: organisation.id) else {
+                var busy = OrganisationSummary(id: organisation.id, deliveries: [], waiting: [], unrecognised: 0, error: nil)
+                busy.takenByAnotherWorker = true
+                summaries.append(busy)
+                continue
+            }
+            defer { claim.release() }
             let context = OrganisationContext(organisation: organisation, database: database, folder: organisation.drop.open(),
                                               clock: clock, now: started, runID: runID, mode: dryRun ? .dry : .live,
                                               full: full, scratch: scratch, logger: logger, progress: progress)
@@ -122,5 +134,18 @@ public struct SyncJob {
         try? database.checkpoint()
         try? FileManager.default.removeItem(at: scratch)
         return summary
+    }
+
+    /// The scratch folder of this process. Workers sharing a PostgreSQL database may share a
+    /// host and a config: each has its own folder, and clears those of workers that ended.
+    static func workerScratch(_ scratch: URL, shared: Bool) -> URL {
+        guard shared else { return scratch }
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: scratch.path)) ?? []
+        for name in names where name.hasPrefix("worker-") {
+            if let pid = Int32(name.dropFirst("worker-".count)), kill(pid, 0) != 0, errno == ESRCH {
+                try? FileManager.default.removeItem(at: scratch.appendingPathComponent(name))
+            }
+        }
+        return scratch.appendingPathComponent("worker-\(getpid())", isDirectory: true)
     }
 }

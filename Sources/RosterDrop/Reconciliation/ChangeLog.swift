@@ -81,7 +81,7 @@ enum ChangeLog {
                    \(changedFields(licenseFields, old: "l", new: "s", extra: ("l.source <> 'skolon'", "source"))), NULL
             FROM plan_distribution_orders p JOIN licenses l ON l.id = p.license_ref
             JOIN stage_distribution_orders s ON s.line = p.line
-            WHERE p.action = 'update' AND l.account_id IS p.account_id
+            WHERE p.action = 'update' AND l.account_id IS NOT DISTINCT FROM p.account_id
             """, arguments: context)
     }
 

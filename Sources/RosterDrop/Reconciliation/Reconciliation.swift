@@ -48,10 +48,8 @@ struct Reconciliation {
         try Self.discardPlan(db)
         let usersKnown = present.contains(.users) && present.contains(.distributionOrders)
         let keepUsers = !usersKnown || suspended.contains(.users) || suspended.contains(.distributionOrders)
-        let lastAccount = try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(id), 0) FROM accounts") ?? 0
-        let lastGroup = try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(id), 0) FROM groups") ?? 0
-        try planUsers(removals: !keepUsers, known: usersKnown, lastAccount: lastAccount)
-        try planGroups(known: present.contains(.groups), removals: !suspended.contains(.groups), lastGroup: lastGroup)
+        let lastAccount = try planUsers(removals: !keepUsers, known: usersKnown)
+        let lastGroup = try planGroups(known: present.contains(.groups), removals: !suspended.contains(.groups))
         try planMemberships(known: present.contains(.memberships) && usersKnown,
                             removals: !suspended.contains(.memberships) && !suspended.contains(.groups) && !keepUsers,
                             lastAccount: lastAccount, lastGroup: lastGroup)
@@ -114,12 +112,13 @@ struct Reconciliation {
         """
     }
 
-    private func planUsers(removals: Bool, known: Bool, lastAccount: Int64) throws {
+    /// Returns the highest id an account had before the plan: new ones come after it.
+    private func planUsers(removals: Bool, known: Bool) throws -> Int64 {
         try db.execute(sql: """
             CREATE TEMP TABLE plan_users (seq INTEGER PRIMARY KEY, action TEXT NOT NULL, line INTEGER, account_id INTEGER,
                                           email_key TEXT, row_hash INTEGER)
             """)
-        guard known else { return }
+        guard known else { return Int64.max }
         // Staged (new or changed) users the portal keeps: accepted and licensed.
         try db.execute(sql: """
             INSERT INTO plan_users (action, line, account_id, row_hash)
@@ -169,10 +168,10 @@ struct Reconciliation {
                 THEN 'update' ELSE 'keep' END
             WHERE action = 'create' AND account_id IS NOT NULL
             """)
-        // New accounts get their ids now, after every existing one.
-        try db.execute(sql: "UPDATE plan_users SET account_id = ? + seq WHERE action = 'create'", arguments: [lastAccount])
+        // New accounts get their ids now, the store's own, after every existing one.
+        let lastAccount = try db.assignNewIDs(table: "accounts", plan: "plan_users", column: "account_id")
         try db.execute(sql: "CREATE INDEX plan_users_existing ON plan_users(account_id) WHERE action <> 'create'")
-        guard removals else { return }
+        guard removals else { return lastAccount }
         try db.execute(sql: """
             INSERT INTO plan_users (action, account_id)
             SELECT 'remove', a.id FROM accounts a
@@ -180,13 +179,15 @@ struct Reconciliation {
               AND NOT EXISTS (SELECT 1 FROM plan_users p WHERE p.account_id = a.id AND p.action <> 'create')
               AND NOT \(Self.protectedAccount("a"))
             """, arguments: [organisation])
+        return lastAccount
     }
 
-    private func planGroups(known: Bool, removals: Bool, lastGroup: Int64) throws {
+    /// Returns the highest id a group had before the plan: new ones come after it.
+    private func planGroups(known: Bool, removals: Bool) throws -> Int64 {
         try db.execute(sql: """
             CREATE TEMP TABLE plan_groups (seq INTEGER PRIMARY KEY, action TEXT NOT NULL, group_ref INTEGER, line INTEGER)
             """)
-        guard known else { return }
+        guard known else { return Int64.max }
         try db.execute(sql: """
             INSERT INTO plan_groups (action, group_ref, line)
             SELECT CASE WHEN g.id IS NULL THEN 'create'
@@ -199,9 +200,9 @@ struct Reconciliation {
             WHERE s.rejected = 0
             ORDER BY s.line
             """, arguments: [organisation])
-        try db.execute(sql: "UPDATE plan_groups SET group_ref = ? + seq WHERE action = 'create'", arguments: [lastGroup])
+        let lastGroup = try db.assignNewIDs(table: "groups", plan: "plan_groups", column: "group_ref")
         try db.execute(sql: "CREATE UNIQUE INDEX plan_groups_by_line ON plan_groups(line)")
-        guard removals else { return }
+        guard removals else { return lastGroup }
         // Every group row is staged, rejected ones too: a group named by any row stays.
         try db.execute(sql: """
             INSERT INTO plan_groups (action, group_ref)
@@ -210,6 +211,7 @@ struct Reconciliation {
               AND NOT EXISTS (SELECT 1 FROM stage_groups s WHERE s.group_id = g.external_id)
             """, arguments: [organisation])
         try db.execute(sql: "CREATE INDEX plan_groups_removed ON plan_groups(group_ref) WHERE action = 'remove'")
+        return lastGroup
     }
 
     private func planMemberships(known: Bool, removals: Bool, lastAccount: Int64, lastGroup: Int64) throws {

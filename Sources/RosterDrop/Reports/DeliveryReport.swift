@@ -281,7 +281,7 @@ struct DeliveryReport {
     private func rejectedRows(_ db: any StoreSession, groups: [FindingGroup], ranks: (sql: String, arguments: StoreArguments),
                               _ page: inout HTMLText) throws {
         let total = groups.reduce(0) { $0 + $1.count }
-        let files = try String.fetchAll(db, sql: "SELECT DISTINCT file FROM stage_findings ORDER BY \(ranks.sql), file",
+        let files = try String.fetchAll(db, sql: "SELECT file FROM stage_findings GROUP BY file ORDER BY \(ranks.sql), file",
                                         arguments: ranks.arguments)
         // Rules by their findings, warnings and rejections together.
         let byRule = Dictionary(groups.map { ($0.rule, $0.count) }, uniquingKeysWith: +)

@@ -18,6 +18,14 @@ public struct StoreRow: Sendable {
         return value
     }
 
+    /// The value of the column at `index`, as `T`.
+    public subscript<T: StoreValueConvertible>(_ index: Int) -> T {
+        guard let value = T.fromStoreValue(values[index]) else {
+            preconditionFailure("column \(index) holds \(values[index]), not \(T.self)")
+        }
+        return value
+    }
+
     public subscript(_ column: String) -> StoreValue {
         guard let index = columns.firstIndex(of: column) else { preconditionFailure("no column \(column)") }
         return values[index]

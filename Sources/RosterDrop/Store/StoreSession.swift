@@ -27,9 +27,14 @@ protocol StagedRowWriter {
     func insert(_ row: StagedBatch.Row) throws
 }
 
+/// Appends many rows to one table: the bulk path for the lists the plan reads.
+protocol RowAppender {
+    func append(_ arguments: StoreArguments) throws
+}
+
 /// One connection to the portal store, as the pipeline uses it: statements, rows, values,
-/// transactions, and the bulk paths. Above it nothing sees GRDB (or, later, PostgreSQL's
-/// client); the SQL that differs between the two lives in their implementations.
+/// transactions, and the bulk paths. Above it nothing sees GRDB (nor PostgreSQL's
+/// client, seen only in `Store/PostgreSQL/`); the SQL that differs between the two lives in their implementations.
 protocol StoreSession: AnyObject {
     func execute(sql: String, arguments: StoreArguments) throws
     /// Calls `body` for each row until it returns false.
@@ -44,6 +49,13 @@ protocol StoreSession: AnyObject {
     func dropTemporaryTable(_ name: String) throws
     /// The bulk writer of `kind`'s staged rows.
     func stagedRowWriter(_ kind: EntityKind) throws -> any StagedRowWriter
+    /// The bulk writer of rows of `columns` into `table`. What it appends is visible to the
+    /// next statement run on the session.
+    func rowAppender(table: String, columns: [String]) throws -> any RowAppender
+    /// Gives the plan rows of `plan` whose action is `create` new ids of `table` in
+    /// `column`, in the order of their `seq`, from the store's own numbering; returns the
+    /// highest id `table` had before, which every new one exceeds.
+    func assignNewIDs(table: String, plan: String, column: String) throws -> Int64
     /// The store's own key for row hashes, drawn when it was created.
     func rowHashKey() throws -> SipKey
 }

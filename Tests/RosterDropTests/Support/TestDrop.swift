@@ -1,9 +1,12 @@
 import Foundation
-import GRDB
 @testable import RosterDrop
 
 /// A throwaway job setup: a temporary folder with a config, drop folders, a product
-/// catalogue and a real SQLite portal database, plus helpers to deliver files and read results.
+/// catalogue and a real portal database, plus helpers to deliver files and read results.
+///
+/// The database is a SQLite file, or with `ROSTERDROP_TEST_BACKEND=postgresql` (the second
+/// pass of `make test`) a database of its own on the test process's PostgreSQL server; the
+/// helpers read and write it through the job's own store.
 final class TestDrop {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent()
@@ -31,18 +34,40 @@ final class TestDrop {
 
     let root: URL
     let configPath: String
+    /// The SQLite file (also named when the store is PostgreSQL, where it is unused).
     let databasePath: String
+    let location: DatabaseLocation
 
     /// `remote` gives, per organisation, the YAML of its `drop:` (and `sftp:`) keys instead of
     /// the local folder; its files still live in `drop/<id>/` here, served by a test sshd.
     /// `reusing` takes over an earlier TestDrop's folder and database (with a new config).
     init(organisations: [(String, [String])] = [("org1", ["12345678", "23456789"])], mapping: String = TestDrop.skolonMapping,
-         reusing: URL? = nil, remote: [String: (URL) -> String] = [:], settings: String = "") throws {
+         reusing: URL? = nil, remote: [String: (URL) -> String] = [:], settings: String = "",
+         backend: DatabaseLocation? = nil) throws {
         root = reusing ?? FileManager.default.temporaryDirectory.appendingPathComponent("rosterdrop-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
         databasePath = root.appendingPathComponent("portal.sqlite").path
         configPath = root.appendingPathComponent("config.yaml").path
-        var config = "database: portal.sqlite\norganisations:\n"
+        let reusedLocation = reusing.flatMap { try? String(contentsOf: $0.appendingPathComponent("location.txt"), encoding: .utf8) }?
+            .split(separator: "\n").first.map(String.init)
+        if let backend {
+            location = backend
+        } else if let reusedLocation, reusedLocation.hasPrefix("postgresql://") {
+            location = try DatabaseLocation.parse(reusedLocation, passwordEnv: nil, passwordFile: nil, base: root) { key, message in
+                ConfigurationError(file: "location.txt", line: nil, key: key, message: message)
+            }
+        } else if reusing == nil, PostgresServer.isBackend {
+            location = .postgres(try PostgresServer.shared.makeDatabase())
+        } else {
+            location = .sqlite(path: databasePath)
+        }
+        let databaseLine: String
+        switch location {
+        case .sqlite: databaseLine = "portal.sqlite"
+        case .postgres(let server): databaseLine = "\(server.description)?sslmode=disable\nscratch: scratch"
+        }
+        try databaseLine.write(to: root.appendingPathComponent("location.txt"), atomically: true, encoding: .utf8)
+        var config = "database: \(databaseLine)\norganisations:\n"
         for (id, units) in organisations {
             try FileManager.default.createDirectory(at: root.appendingPathComponent("drop/\(id)/inbox"), withIntermediateDirectories: true)
             config += "  - id: \(id)\n    school_units: [\(units.map { "\"\($0)\"" }.joined(separator: ", "))]\n"
@@ -59,8 +84,11 @@ final class TestDrop {
         let products = "product_id,title\n\(Self.productA),Matematik 5000+ 1a\n\(Self.productB),Svenska Direkt 7\n"
         let productsPath = root.appendingPathComponent("products.csv").path
         try products.write(toFile: productsPath, atomically: true, encoding: .utf8)
-        _ = try ProductCatalogue.importCSV(at: productsPath, into: PortalDatabase(path: databasePath))
+        _ = try ProductCatalogue.importCSV(at: productsPath, into: portal())
     }
+
+    /// The portal store, opened as the job opens it.
+    func portal() throws -> PortalDatabase { try PortalDatabase(location) }
 
     /// Cleared when another TestDrop takes the folder over.
     var removesRoot = true
@@ -116,28 +144,35 @@ final class TestDrop {
         return try SyncJob(configuration: configuration, dryRun: dryRun, full: full, now: { date }).run()
     }
 
-    func database() throws -> DatabaseQueue { try DatabaseQueue(path: databasePath) }
-
-    func rows(_ sql: String, _ arguments: StatementArguments = []) throws -> [GRDB.Row] {
-        try database().read { try GRDB.Row.fetchAll($0, sql: sql, arguments: arguments) }
+    func rows(_ sql: String, _ arguments: StoreArguments = []) throws -> [StoreRow] {
+        try portal().read { try StoreRow.fetchAll($0, sql: sql, arguments: arguments) }
     }
 
-    func count(_ sql: String, _ arguments: StatementArguments = []) throws -> Int {
-        try database().read { try Int.fetchOne($0, sql: sql, arguments: arguments) ?? 0 }
+    func count(_ sql: String, _ arguments: StoreArguments = []) throws -> Int {
+        try portal().read { try Int.fetchOne($0, sql: sql, arguments: arguments) ?? 0 }
     }
 
-    func execute(_ sql: String, _ arguments: StatementArguments = []) throws {
-        try database().write { try $0.execute(sql: sql, arguments: arguments) }
+    func execute(_ sql: String, _ arguments: StoreArguments = []) throws {
+        try portal().write { try $0.execute(sql: sql, arguments: arguments) }
+    }
+
+    /// The names of the store's tables, sorted.
+    func tables() throws -> [String] {
+        let sql = switch location {
+        case .sqlite: "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+        case .postgres: "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename"
+        }
+        return try portal().read { try String.fetchAll($0, sql: sql) }
     }
 
     /// Every table's rows as text, to compare the whole database before and after.
     func snapshot(portalOnly: Bool = false) throws -> String {
         let ledger = portalOnly ? [] : ["runs", "deliveries", "findings"]
-        return try database().read { db in
+        return try portal().read { db in
             var text = ""
             for table in ["organisations", "school_units", "accounts", "groups", "memberships", "licenses"] + ledger {
-                let rows = try GRDB.Row.fetchAll(db, sql: "SELECT * FROM \(table) ORDER BY 1, 2")
-                text += "\(table): \(rows.map(\.description).joined(separator: "; "))\n"
+                let rows = try StoreRow.fetchAll(db, sql: "SELECT * FROM \(table) ORDER BY 1, 2")
+                text += "\(table): \(rows.map(\.text).joined(separator: "; "))\n"
             }
             return text
         }
@@ -178,5 +213,12 @@ enum Fixture {
 
     static func group(_ id: String, name: String = "7A", type: String = "class", unit: String = "12345678") -> String {
         [id, name, type, unit].joined(separator: ",")
+    }
+}
+
+extension StoreRow {
+    /// `column:value` pairs, for comparing rows as text.
+    var text: String {
+        zip(columns, values).map { "\($0):\($1)" }.joined(separator: " ")
     }
 }

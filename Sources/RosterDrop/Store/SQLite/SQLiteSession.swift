@@ -54,6 +54,18 @@ final class SQLiteSession: StoreSession {
         try StagingInserter(db, kind: kind)
     }
 
+    func rowAppender(table: String, columns: [String]) throws -> any RowAppender {
+        let marks = Array(repeating: "?", count: columns.count).joined(separator: ", ")
+        return SQLiteStatement(try db.makeStatement(sql: "INSERT INTO \(table) (\(columns.joined(separator: ", "))) VALUES (\(marks))"))
+    }
+
+    /// SQLite numbers rows after the highest id: the plan takes `last + seq`.
+    func assignNewIDs(table: String, plan: String, column: String) throws -> Int64 {
+        let last = try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(id), 0) FROM \(table)") ?? 0
+        try db.execute(sql: "UPDATE \(plan) SET \(column) = ? + seq WHERE action = 'create'", arguments: [last])
+        return last
+    }
+
     func rowHashKey() throws -> SipKey {
         guard let text = try String.fetchOne(db, sql: "SELECT value FROM job_settings WHERE name = 'row_hash_key'"),
               let key = SipKey(hex: text) else {
@@ -63,7 +75,7 @@ final class SQLiteSession: StoreSession {
     }
 }
 
-final class SQLiteStatement: StoreStatement {
+final class SQLiteStatement: StoreStatement, RowAppender {
     let statement: Statement
 
     init(_ statement: Statement) {
@@ -71,6 +83,10 @@ final class SQLiteStatement: StoreStatement {
     }
 
     func execute(arguments: StoreArguments) throws {
+        try statement.execute(arguments: arguments.grdb)
+    }
+
+    func append(_ arguments: StoreArguments) throws {
         try statement.execute(arguments: arguments.grdb)
     }
 }

@@ -1,67 +1,55 @@
 import Foundation
-import GRDB
 
-/// The portal database on SQLite: accounts, groups, memberships, licenses, the product
-/// catalogue and the job's own ledger of runs and deliveries.
+/// The portal database: accounts, groups, memberships, licenses, the product catalogue and
+/// the job's own ledger of runs and deliveries, on SQLite or PostgreSQL.
 ///
-/// It hands the pipeline `StoreSession`s (`write`, `read`, `inDatabase`); GRDB is seen only
-/// in `Store/SQLite/`. The pipeline's SQL sticks to what SQLite and PostgreSQL share
-/// (`INSERT … SELECT`, `UPDATE … FROM`, temporary tables); what differs — the bulk path, the
-/// e-mail key function, the migrations — lives in the implementations.
+/// It hands the pipeline `StoreSession`s (`write`, `read`, `inDatabase`) from its backend;
+/// GRDB is seen only in `Store/SQLite/`, PostgresNIO only in `Store/PostgreSQL/`. The
+/// pipeline's SQL sticks to what both share (`INSERT … SELECT`, `UPDATE … FROM`,
+/// `ON CONFLICT`, `RETURNING`, temporary tables); what differs — the bulk paths, the e-mail
+/// key function, the schema, placeholders, locking — lives in the backends.
 public final class PortalDatabase: Sendable {
-    private let writer: DatabaseQueue
-    public let path: String
+    private let backend: any StoreBackend
+    public let location: DatabaseLocation
 
-    /// Opens (creating if needed) the database at `path` in WAL mode and migrates it.
-    public init(path: String) throws {
-        var configuration = Configuration()
-        configuration.busyMode = .timeout(30)
-        let profile = ProcessInfo.processInfo.environment["ROSTERDROP_PROFILE_SQL"] == "1"
-        configuration.prepareDatabase { db in
-            db.add(function: EmailKey.sqlFunction)
-            // Staging and plan tables live in the temp schema, which has its own (small by
-            // default) page cache: main gets 256 MiB, temp 128 MiB, so national files do not thrash on
-            // syscalls while peak memory stays well under 1 GB.
-            try db.execute(sql: "PRAGMA temp_store = FILE")
-            // Personal data that is deleted is overwritten, not left in free pages (rule 9).
-            try db.execute(sql: "PRAGMA secure_delete = ON")
-            try db.execute(sql: "PRAGMA cache_size = -262144")
-            try db.execute(sql: "PRAGMA temp.cache_size = -131072")
-            if profile {
-                // For tuning: statements slower than 50 ms, with their SQL but never bound values.
-                db.trace(options: .profile) { event in
-                    guard case let .profile(statement, duration) = event, duration > 0.05 else { return }
-                    FileHandle.standardError.write(Data(String(format: "sql %.3fs %@\n", duration,
-                                                               statement.sql.prefix(160).replacingOccurrences(of: "\n", with: " ")).utf8))
-                }
-            }
+    /// Opens (creating or migrating the schema if needed) the store at `location`.
+    public init(_ location: DatabaseLocation) throws {
+        self.location = location
+        switch location {
+        case .sqlite(let path): backend = try SQLiteStore(path: path)
+        case .postgres(let server): backend = try PostgresStore(server)
         }
-        self.path = path
-        do {
-            writer = try DatabaseQueue(path: path, configuration: configuration)
-            try writer.writeWithoutTransaction { db in
-                _ = try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL")
-                try db.execute(sql: "PRAGMA synchronous = NORMAL")
-            }
-            try Self.migrator.migrate(writer)
-        } catch let error as DatabaseError {
-            throw PortalDatabaseError(path: path, underlying: error)
-        }
+    }
+
+    /// Opens the SQLite file at `path`.
+    public convenience init(path: String) throws {
+        try self.init(.sqlite(path: path))
     }
 
     /// Runs `body` in a write transaction (committed when it returns, rolled back if it throws).
     func write<T>(_ body: (any StoreSession) throws -> T) throws -> T {
-        try writer.write { db in try body(SQLiteSession(db)) }
+        try backend.write(body)
     }
 
     /// Runs `body` with the connection, reading.
     func read<T>(_ body: (any StoreSession) throws -> T) throws -> T {
-        try writer.read { db in try body(SQLiteSession(db)) }
+        try backend.read(body)
     }
 
     /// Runs `body` with the connection outside any transaction: it begins its own.
     func inDatabase<T>(_ body: (any StoreSession) throws -> T) throws -> T {
-        try writer.inDatabase { db in try body(SQLiteSession(db)) }
+        try backend.inDatabase(body)
+    }
+
+    /// Takes `organisation` for this process until the claim is released or the process
+    /// ends, or returns nil at once when another worker has it (see `StoreBackend.claim`).
+    func claim(organisation: String) throws -> OrganisationClaim? {
+        try backend.claim(organisation: organisation)
+    }
+
+    /// Lets go of the connection now (a PostgreSQL session, and any claims it held).
+    public func close() {
+        backend.close()
     }
 
     /// Records the inbox listing of an organisation without manifests and returns, for each
@@ -102,12 +90,10 @@ public final class PortalDatabase: Sendable {
         }
     }
 
-    /// Copies the write-ahead log into the database and empties it, so that what a run
-    /// deleted is not kept in the log's old page images either.
+    /// Makes sure what a run deleted is not kept in old page images either (SQLite's
+    /// write-ahead log; PostgreSQL's dead rows are vacuum's).
     public func checkpoint() throws {
-        try writer.writeWithoutTransaction { db in
-            _ = try GRDB.Row.fetchAll(db, sql: "PRAGMA wal_checkpoint(TRUNCATE)")
-        }
+        try backend.checkpoint()
     }
 
     /// The hashes of the records of `kind` the job last wrote for `organisation`.
@@ -136,17 +122,5 @@ public final class PortalDatabase: Sendable {
             return true
         }
         return hashes
-    }
-}
-
-/// A database failure, with the SQL that failed but never its bound values.
-public struct PortalDatabaseError: Error, CustomStringConvertible {
-    public var path: String
-    public var underlying: DatabaseError
-
-    public var description: String {
-        var text = "database \(path): \(underlying.message ?? "error \(underlying.resultCode)")"
-        if let sql = underlying.sql { text += " (while running: \(sql.prefix(200)))" }
-        return text
     }
 }

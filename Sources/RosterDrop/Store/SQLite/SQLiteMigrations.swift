@@ -1,6 +1,6 @@
 import GRDB
 
-extension PortalDatabase {
+extension SQLiteStore {
     /// The schema, one migration per step; a migration never changes once released.
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()

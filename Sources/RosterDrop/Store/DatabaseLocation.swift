@@ -1,0 +1,139 @@
+import Foundation
+
+/// Where the portal store is: a SQLite file (the embedded default) or a PostgreSQL database.
+///
+/// `database:` in the config is a file path (or `sqlite:PATH`) or a
+/// `postgresql://user@host:port/dbname?sslmode=…` URL; the password never comes from the
+/// config itself but from `database_password_env` (an environment variable's name) or
+/// `database_password_file` (a file whose first line it is).
+public enum DatabaseLocation: Sendable, Equatable, CustomStringConvertible {
+    case sqlite(path: String)
+    case postgres(PostgresLocation)
+
+    /// Reads `database:` (and the password keys) of a config whose folder is `base`.
+    static func parse(_ text: String, passwordEnv: String?, passwordFile: String?, base: URL,
+                      error: (String, String) -> ConfigurationError) throws -> DatabaseLocation {
+        if text.hasPrefix("postgresql://") || text.hasPrefix("postgres://") {
+            var location = try PostgresLocation(url: text, error: { error("database", $0) })
+            if passwordEnv != nil, passwordFile != nil {
+                throw error("database_password_file", "give the password by database_password_env or database_password_file, not both")
+            }
+            if let passwordEnv { location.password = .environment(passwordEnv) }
+            if let passwordFile { location.password = .file(JobConfiguration.resolve(passwordFile, base: base)) }
+            return .postgres(location)
+        }
+        if passwordEnv != nil { throw error("database_password_env", "is for a postgresql:// database only") }
+        if passwordFile != nil { throw error("database_password_file", "is for a postgresql:// database only") }
+        var path = text
+        if path.hasPrefix("sqlite:") { path.removeFirst("sqlite:".count) }
+        if path.contains("://") {
+            throw error("database", "'\(text.prefix(40))' is neither a file path nor a postgresql:// URL")
+        }
+        guard !path.isEmpty else { throw error("database", "names no file") }
+        return .sqlite(path: JobConfiguration.resolve(path, base: base))
+    }
+
+    public var description: String {
+        switch self {
+        case .sqlite(let path): path
+        case .postgres(let location): location.description
+        }
+    }
+
+    /// The SQLite file, for what exists only beside one (the run lock, the default scratch).
+    public var sqlitePath: String? {
+        if case .sqlite(let path) = self { return path }
+        return nil
+    }
+}
+
+/// A PostgreSQL database as the config names it. Its description never holds the password.
+public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
+    public enum Password: Sendable, Equatable {
+        case none
+        case environment(String)
+        case file(String)
+    }
+
+    /// `sslmode` as libpq spells it; `prefer` when the URL names none, as libpq does.
+    public enum SSLMode: String, Sendable, Equatable, CaseIterable {
+        case disable, allow, prefer, require
+        case verifyCA = "verify-ca"
+        case verifyFull = "verify-full"
+    }
+
+    public var host: String
+    public var port: Int
+    public var user: String
+    public var database: String
+    public var sslMode: SSLMode
+    public var password: Password = .none
+
+    public init(host: String, port: Int = 5432, user: String, database: String, sslMode: SSLMode = .prefer) {
+        self.host = host
+        self.port = port
+        self.user = user
+        self.database = database
+        self.sslMode = sslMode
+    }
+
+    init(url text: String, error: (String) -> ConfigurationError) throws {
+        guard let components = URLComponents(string: text), let host = components.host, !host.isEmpty else {
+            throw error("is not a postgresql://user@host:port/dbname URL")
+        }
+        guard components.password == nil else {
+            throw error("holds a password: give it by database_password_env or database_password_file, never in the config")
+        }
+        guard let user = components.user, !user.isEmpty else { throw error("names no user (postgresql://user@host/dbname)") }
+        let name = String(components.path.drop(while: { $0 == "/" }))
+        guard !name.isEmpty, !name.contains("/") else { throw error("names no database (postgresql://user@host/dbname)") }
+        self.init(host: host, port: components.port ?? 5432, user: user.removingPercentEncoding ?? user,
+                  database: name.removingPercentEncoding ?? name)
+        for item in components.queryItems ?? [] {
+            switch item.name {
+            case "sslmode":
+                guard let mode = item.value.flatMap(SSLMode.init(rawValue:)) else {
+                    throw error("sslmode '\(item.value ?? "")' is not one of \(SSLMode.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                sslMode = mode
+            case "password":
+                throw error("holds a password: give it by database_password_env or database_password_file, never in the config")
+            default:
+                throw error("has the parameter '\(item.name)', which rosterdrop does not know (only sslmode)")
+            }
+        }
+    }
+
+    public var description: String { "postgresql://\(user)@\(host):\(port)/\(database)" }
+
+    /// The password, read now from where the config says (nil when it names none).
+    func resolvePassword() throws -> String? {
+        switch password {
+        case .none:
+            return nil
+        case .environment(let name):
+            guard let value = ProcessInfo.processInfo.environment[name] else {
+                throw StoreConnectionError(location: description, key: "database_password_env",
+                                           message: "the environment variable \(name) is not set")
+            }
+            return value
+        case .file(let path):
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw StoreConnectionError(location: description, key: "database_password_file",
+                                           message: "\(path) cannot be read")
+            }
+            return String(text.split(separator: "\n", omittingEmptySubsequences: false).first ?? "")
+        }
+    }
+}
+
+/// The store could not be reached or refused the job: names the config key to look at.
+public struct StoreConnectionError: Error, CustomStringConvertible {
+    public var location: String
+    public var key: String
+    public var message: String
+    /// A refused login or a missing password (the config's to fix), not a server down.
+    public var isConfiguration = true
+
+    public var description: String { "database \(location): \(message) (check `\(key)` in the config)" }
+}

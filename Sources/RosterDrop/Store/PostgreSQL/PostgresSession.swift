@@ -1,0 +1,369 @@
+import Foundation
+import Logging
+import NIOCore
+import PostgresNIO
+
+/// The PostgreSQL implementation of a store session: one PostgresNIO connection, used
+/// synchronously by the one thread that holds the session.
+///
+/// Bulk rows (staging, the plan's lists, findings) are not sent one by one: they gather in
+/// `COPY` text-format buffers, sent when a buffer is full and before any other statement, so
+/// every statement sees every row appended before it.
+final class PostgresSession: StoreSession, @unchecked Sendable {
+    let connection: PostgresConnection
+    private let logger: Logger
+    private(set) var changesCount = 0
+    private var copies: [CopyBuffer] = []
+    private var inTransaction = false
+
+    /// A full buffer is sent: large enough that a `COPY` round trip costs nothing, small
+    /// enough that memory stays flat.
+    static let copyChunk = 4 << 20
+
+    init(connection: PostgresConnection, logger: Logger) {
+        self.connection = connection
+        self.logger = logger
+    }
+
+    // MARK: statements
+
+    func execute(sql: String, arguments: StoreArguments) throws {
+        try run(sql: sql, arguments: arguments) { _ in true }
+    }
+
+    func forEachRow(sql: String, arguments: StoreArguments, _ body: (StoreRow) throws -> Bool) throws {
+        try run(sql: sql, arguments: arguments) { rows in
+            var columns: [String]?
+            for row in rows {
+                var values: [StoreValue] = []
+                var names: [String] = []
+                for cell in row {
+                    values.append(try Self.value(cell, sql: sql))
+                    if columns == nil { names.append(cell.columnName) }
+                }
+                if columns == nil { columns = names }
+                if try !body(StoreRow(columns: columns!, values: values)) { return false }
+            }
+            return true
+        }
+    }
+
+    func forEachValue(sql: String, arguments: StoreArguments, _ body: (StoreValue) throws -> Bool) throws {
+        try run(sql: sql, arguments: arguments) { rows in
+            for row in rows {
+                guard let cell = row.first(where: { _ in true }) else { continue }
+                if try !body(try Self.value(cell, sql: sql)) { return false }
+            }
+            return true
+        }
+    }
+
+    /// Runs each statement of `sql` in turn, handing the rows of each to `body` (which
+    /// returns false to skip the rest of them). Rows come whole before `body` sees them:
+    /// it may run statements of its own on this connection, as SQLite's cursors allow.
+    private func run(sql: String, arguments: StoreArguments, _ body: ([PostgresRow]) throws -> Bool) throws {
+        try flushCopies()
+        for statement in PostgresSQL.translate(sql) {
+            var binds = PostgresBindings(capacity: statement.arguments.count)
+            for index in statement.arguments {
+                guard index < arguments.values.count else {
+                    throw StoreError(message: "the statement wants more arguments than it was given", sql: sql)
+                }
+                Self.bind(arguments.values[index], to: &binds)
+            }
+            let result: PostgresQueryResult
+            do {
+                result = try connection.query(PostgresQuery(unsafeSQL: statement.text, binds: binds), logger: logger).wait()
+            } catch {
+                throw PostgresStoreError(error, sql: statement.text)
+            }
+            changesCount = result.metadata.rows ?? 0
+            if try !body(result.rows) { break }
+        }
+    }
+
+    static func bind(_ value: StoreValue, to binds: inout PostgresBindings) {
+        switch value {
+        case .null: binds.appendNull()
+        case .integer(let number): binds.append(number)
+        case .real(let number): binds.append(number)
+        case .text(let text): binds.append(PostgresText.clean(text))
+        case .blob(let data): binds.append(ByteBuffer(bytes: data))
+        }
+    }
+
+    static func value(_ cell: PostgresCell, sql: String) throws -> StoreValue {
+        guard cell.bytes != nil else { return .null }
+        do {
+            switch cell.dataType {
+            case .int2, .int4, .int8, .oid:
+                return .integer(try cell.decode(Int64.self))
+            case .float4, .float8:
+                return .real(try cell.decode(Double.self))
+            case .bool:
+                return .integer(try cell.decode(Bool.self) ? 1 : 0)
+            case .numeric:
+                let number = NSDecimalNumber(decimal: try cell.decode(Decimal.self))
+                if let integer = Int64(exactly: number.doubleValue), NSDecimalNumber(value: integer) == number {
+                    return .integer(integer)
+                }
+                return .real(number.doubleValue)
+            case .bytea:
+                var buffer = cell.bytes!
+                return .blob(Data(buffer.readBytes(length: buffer.readableBytes) ?? []))
+            default:
+                return .text(try cell.decode(String.self))
+            }
+        } catch {
+            throw StoreError(message: "column \(cell.columnName) holds a value of type \(cell.dataType) the job cannot read",
+                             sql: sql)
+        }
+    }
+
+    // MARK: transactions
+
+    func inTransaction(_ kind: TransactionKind, _ body: () throws -> TransactionCompletion) throws {
+        try execute(sql: "BEGIN")
+        inTransaction = true
+        defer { inTransaction = false }
+        let completion: TransactionCompletion
+        do {
+            completion = try body()
+            try flushCopies()
+        } catch {
+            copies.removeAll()
+            try? execute(sql: "ROLLBACK")
+            throw error
+        }
+        try execute(sql: completion == .commit ? "COMMIT" : "ROLLBACK")
+    }
+
+    var isInTransaction: Bool { inTransaction }
+
+    // MARK: prepared statements and bulk paths
+
+    func makeStatement(sql: String) throws -> any StoreStatement {
+        PostgresStatement(session: self, sql: sql)
+    }
+
+    func dropTemporaryTable(_ name: String) throws {
+        try execute(sql: "DROP TABLE IF EXISTS pg_temp.\(name)")
+    }
+
+    func stagedRowWriter(_ kind: EntityKind) throws -> any StagedRowWriter {
+        PostgresStagedRows(buffer: copyBuffer(table: kind.stagingTable,
+                                              columns: ["line", "rejected"] + StagingArea.columns(kind) + StagingArea.numberColumns),
+                           textColumns: StagingArea.columns(kind).count, session: self)
+    }
+
+    func rowAppender(table: String, columns: [String]) throws -> any RowAppender {
+        PostgresRowAppender(buffer: copyBuffer(table: table, columns: columns), session: self)
+    }
+
+    /// The ids come from the table's identity sequence, which the portal's application
+    /// shares: taken in `seq` order, and first moved past any id inserted without it.
+    func assignNewIDs(table: String, plan: String, column: String) throws -> Int64 {
+        let last = try Int64.fetchOne(self, sql: "SELECT COALESCE(MAX(id), 0) FROM \(table)") ?? 0
+        let sequence = "pg_get_serial_sequence('\(table)', 'id')"
+        try execute(sql: """
+            SELECT setval(\(sequence), ?) FROM (SELECT last_value, is_called FROM \(table)_id_seq) s
+            WHERE s.last_value < ? OR (s.last_value = ? AND NOT s.is_called)
+            """, arguments: [last, last, last])
+        try execute(sql: """
+            UPDATE \(plan) SET \(column) = n.id FROM (
+                SELECT o.seq, nextval(\(sequence)) AS id FROM (
+                    SELECT seq FROM \(plan) WHERE action = 'create' ORDER BY seq) o) n
+            WHERE \(plan).seq = n.seq
+            """)
+        return last
+    }
+
+    func rowHashKey() throws -> SipKey {
+        guard let text = try String.fetchOne(self, sql: "SELECT value FROM job_settings WHERE name = 'row_hash_key'"),
+              let key = SipKey(hex: text) else {
+            throw StoreError(message: "job_settings.row_hash_key is missing or malformed", sql: "SELECT value FROM job_settings")
+        }
+        return key
+    }
+
+    /// The buffer gathering rows for `table`, made when first asked for.
+    private func copyBuffer(table: String, columns: [String]) -> CopyBuffer {
+        if let buffer = copies.first(where: { $0.table == table && $0.columns == columns }) { return buffer }
+        let buffer = CopyBuffer(table: table, columns: columns)
+        copies.append(buffer)
+        return buffer
+    }
+
+    /// Sends `buffer` if it is full.
+    func sendIfFull(_ buffer: CopyBuffer) throws {
+        if buffer.bytes.readableBytes >= Self.copyChunk { try send(buffer) }
+    }
+
+    /// Sends every buffered row, in the order the tables were first written.
+    func flushCopies() throws {
+        for buffer in copies where buffer.bytes.readableBytes > 0 { try send(buffer) }
+    }
+
+    private func send(_ buffer: CopyBuffer) throws {
+        let bytes = buffer.bytes
+        buffer.bytes.clear()
+        let connection = connection
+        let logger = logger
+        let table = buffer.table
+        let columns = buffer.columns
+        do {
+            try AsyncBridge.shared.run {
+                try await connection.copyFrom(table: table, columns: columns, format: .text(.init()), logger: logger) { writer in
+                    try await writer.write(bytes)
+                }
+            }
+        } catch {
+            throw PostgresStoreError(error, sql: "COPY \(table) (\(columns.joined(separator: ", "))) FROM STDIN")
+        }
+    }
+}
+
+/// Rows of one table waiting to be sent by `COPY … FROM STDIN` in text format.
+final class CopyBuffer {
+    let table: String
+    let columns: [String]
+    var bytes = ByteBuffer()
+
+    init(table: String, columns: [String]) {
+        self.table = table
+        self.columns = columns
+        bytes.reserveCapacity(PostgresSession.copyChunk + (64 << 10))
+    }
+
+    func appendNull() {
+        bytes.writeStaticString("\\N")
+    }
+
+    func append(_ number: Int64) {
+        bytes.writeString(String(number))
+    }
+
+    func append(_ number: Double) {
+        bytes.writeString("\(number)")
+    }
+
+    /// Text with COPY's escapes: backslash, tab, newline and carriage return.
+    func append(_ text: String) {
+        var text = text
+        text.withUTF8 { utf8 in
+            var start = 0
+            for (index, byte) in utf8.enumerated() {
+                let escape: StaticString
+                switch byte {
+                case UInt8(ascii: "\\"): escape = "\\\\"
+                case UInt8(ascii: "\t"): escape = "\\t"
+                case UInt8(ascii: "\n"): escape = "\\n"
+                case UInt8(ascii: "\r"): escape = "\\r"
+                case 0: escape = "\u{FFFD}"
+                default: continue
+                }
+                bytes.writeBytes(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(utf8)[start..<index]))
+                bytes.writeStaticString(escape)
+                start = index + 1
+            }
+            bytes.writeBytes(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(utf8)[start...]))
+        }
+    }
+
+    func append(_ value: StoreValue) {
+        switch value {
+        case .null: appendNull()
+        case .integer(let number): append(number)
+        case .real(let number): append(number)
+        case .text(let text): append(text)
+        case .blob(let data): append("\\x" + data.map { String(format: "%02x", $0) }.joined())
+        }
+    }
+
+    func separator() { bytes.writeInteger(UInt8(ascii: "\t")) }
+    func endRow() { bytes.writeInteger(UInt8(ascii: "\n")) }
+}
+
+/// Text as PostgreSQL keeps it: it has no NUL character, which the job turns into U+FFFD.
+enum PostgresText {
+    static func clean(_ text: String) -> String {
+        text.utf8.contains(0) ? text.replacingOccurrences(of: "\u{0}", with: "\u{FFFD}") : text
+    }
+}
+
+struct PostgresStagedRows: StagedRowWriter {
+    let buffer: CopyBuffer
+    let textColumns: Int
+    let session: PostgresSession
+
+    func insert(_ row: StagedBatch.Row) throws {
+        buffer.append(Int64(row.line))
+        buffer.separator()
+        buffer.append(Int64(row.rejected ? 1 : 0))
+        for index in 0..<textColumns {
+            buffer.separator()
+            if index < row.values.count, let value = row.values[index] { buffer.append(value) } else { buffer.appendNull() }
+        }
+        for number in [row.rowHash, row.userLine.map(Int64.init), row.groupLine.map(Int64.init)] {
+            buffer.separator()
+            if let number { buffer.append(number) } else { buffer.appendNull() }
+        }
+        buffer.endRow()
+        try session.sendIfFull(buffer)
+    }
+}
+
+struct PostgresRowAppender: RowAppender {
+    let buffer: CopyBuffer
+    let session: PostgresSession
+
+    func append(_ arguments: StoreArguments) throws {
+        for (index, value) in arguments.values.enumerated() {
+            if index > 0 { buffer.separator() }
+            buffer.append(value)
+        }
+        buffer.endRow()
+        try session.sendIfFull(buffer)
+    }
+}
+
+/// A statement run again for each call: PostgreSQL parses it quickly, and the many-row
+/// paths use `COPY` instead.
+final class PostgresStatement: StoreStatement {
+    let session: PostgresSession
+    let sql: String
+
+    init(session: PostgresSession, sql: String) {
+        self.session = session
+        self.sql = sql
+    }
+
+    func execute(arguments: StoreArguments) throws {
+        try session.execute(sql: sql, arguments: arguments)
+    }
+}
+
+/// A PostgreSQL failure: the server's message and SQLSTATE with the SQL, never bound values
+/// nor the server's detail line (which quotes them).
+struct PostgresStoreError: Error, CustomStringConvertible {
+    var message: String
+    var sql: String
+    var sqlState: String?
+
+    init(_ error: any Error, sql: String) {
+        self.sql = sql
+        if let error = error as? PSQLError {
+            sqlState = error.serverInfo?[.sqlState]
+            message = error.serverInfo?[.message] ?? "\(error.code)"
+        } else if let error = error as? PostgresStoreError {
+            self = error
+            return
+        } else {
+            message = "\(error)"
+        }
+    }
+
+    var description: String {
+        "PostgreSQL: \(message)\(sqlState.map { " [\($0)]" } ?? "") (while running: \(sql.prefix(200)))"
+    }
+}

@@ -1,0 +1,124 @@
+import Foundation
+@testable import RosterDrop
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A real PostgreSQL server on 127.0.0.1 for the test process: `initdb` into a temporary
+/// folder, a free port, started on first use and stopped when the process ends. Each test
+/// gets a database of its own (`makeDatabase`).
+final class PostgresServer: @unchecked Sendable {
+    let directory: URL
+    let port: Int
+    let bin: String
+    static let user = "rosterdrop"
+
+    /// The one server of this test process.
+    static var shared: PostgresServer {
+        get throws { try startOnce.get() }
+    }
+
+    private static let startOnce = Result { try PostgresServer() }
+
+    /// Whether the suites that take a store run on PostgreSQL this time
+    /// (`ROSTERDROP_TEST_BACKEND=postgresql`, as the second pass of `make test` sets).
+    static var isBackend: Bool { ProcessInfo.processInfo.environment["ROSTERDROP_TEST_BACKEND"] == "postgresql" }
+
+    private init() throws {
+        guard let bin = Self.findBin() else { throw ServerMissing() }
+        self.bin = bin
+        directory = URL(fileURLWithPath: "/tmp").appendingPathComponent("pg-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let asRoot = getuid() == 0
+        if asRoot { try Self.run("/bin/chown", ["postgres", directory.path]) }
+        let data = directory.appendingPathComponent("data").path
+        try Self.runAsServerUser("\(bin)/initdb", ["-D", data, "-A", "trust", "-U", Self.user, "--encoding=UTF8", "--locale=C.UTF-8"],
+                                 asRoot: asRoot)
+        port = try SSHServer.freePort()
+        let options = "-p \(port) -k \(directory.path) -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
+            + "-c full_page_writes=off -c max_connections=300 -c shared_buffers=256MB"
+        try Self.runAsServerUser("\(bin)/pg_ctl", ["-D", data, "-l", directory.appendingPathComponent("log").path, "-o", options,
+                                              "-w", "start"], asRoot: asRoot)
+        Self.stopCommand = ["\(bin)/pg_ctl", "-D", data, "-m", "immediate", "stop"]
+        Self.folder = directory.path
+        atexit {
+            if let command = PostgresServer.stopCommand {
+                _ = try? PostgresServer.runAsServerUser(command[0], Array(command.dropFirst()), asRoot: getuid() == 0)
+            }
+            if let folder = PostgresServer.folder { try? FileManager.default.removeItem(atPath: folder) }
+        }
+    }
+
+    /// What stops the server and where it lives, for the exit handler (set once, at start).
+    nonisolated(unsafe) private static var stopCommand: [String]?
+    nonisolated(unsafe) private static var folder: String?
+
+    /// A new empty database; the store makes its schema when the job first opens it.
+    func makeDatabase() throws -> PostgresLocation {
+        let name = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()
+        try psql("CREATE DATABASE \(name)")
+        return location(name)
+    }
+
+    func location(_ database: String) -> PostgresLocation {
+        PostgresLocation(host: "127.0.0.1", port: port, user: Self.user, database: database, sslMode: .disable)
+    }
+
+    /// Runs `sql` with psql against `database`; returns what it printed (unaligned, no header).
+    @discardableResult
+    func psql(_ sql: String, database: String = "postgres") throws -> String {
+        try Self.run("\(bin)/psql", ["-h", "127.0.0.1", "-p", "\(port)", "-U", Self.user, "-d", database, "-v", "ON_ERROR_STOP=1",
+                                     "-X", "-q", "-A", "-t", "-c", sql])
+    }
+
+    private static func runAsServerUser(_ path: String, _ arguments: [String], asRoot: Bool) throws {
+        if asRoot {
+            try run("/usr/sbin/runuser", ["-u", "postgres", "--", path] + arguments)
+        } else {
+            try run(path, arguments)
+        }
+    }
+
+    private static func findBin() -> String? {
+        let root = "/usr/lib/postgresql"
+        let versions = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).compactMap(Int.init).sorted()
+        return versions.reversed().map { "\(root)/\($0)/bin" }.first { FileManager.default.isExecutableFile(atPath: "\($0)/initdb") }
+    }
+
+    struct ServerMissing: Error, CustomStringConvertible {
+        var description: String { "PostgreSQL's server is not installed (/usr/lib/postgresql/*/bin/initdb); `make test` installs it" }
+    }
+
+    struct CommandFailed: Error, CustomStringConvertible {
+        var command: String
+        var status: Int32
+        var output: String
+        var description: String { "\(command) exited \(status): \(output.suffix(2000))" }
+    }
+
+    /// Runs a command to its end and returns its output (stdout and stderr).
+    @discardableResult
+    static func run(_ path: String, _ arguments: [String]) throws -> String {
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("pg-cmd-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        var actions: posix_spawn_file_actions_t = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        let argv = ([path] + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, path, &actions, nil, argv, environ)
+        guard spawned == 0 else { throw CommandFailed(command: path, status: spawned, output: "cannot start") }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0, errno == EINTR {}
+        let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+        let code = (status >> 8) & 0xff
+        guard status & 0x7f == 0, code == 0 else {
+            throw CommandFailed(command: ([path] + arguments).joined(separator: " "), status: code, output: text)
+        }
+        return text
+    }
+}
