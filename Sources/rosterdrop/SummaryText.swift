@@ -10,6 +10,10 @@ enum SummaryText {
                 text += " FAILED: \(error)\n"
                 continue
             }
+            if organisation.takenByAnotherWorker {
+                text += " taken by another worker sharing the database; left to it this run\n"
+                continue
+            }
             if organisation.mode == "test" { text += " [test mode: the portal is not changed]" }
             if organisation.deliveries.isEmpty { text += " no complete delivery" }
             text += "\n"

@@ -296,8 +296,7 @@ struct MappingDefectTests {
         #expect(Set(rejects.dropFirst().map { $0[4] }).isSuperset(of: ["field.email", "scope.school_unit", "csv.cell_count"]))
         var everything = run.stdout + run.stderr + rejects.flatMap { $0 }.joined(separator: ",")
         everything += try drop.report("receipt_20261101T020000Z.csv").flatMap { $0 }.joined(separator: ",")
-        var bytes = try Data(contentsOf: URL(fileURLWithPath: drop.databasePath))
-        if let wal = try? Data(contentsOf: URL(fileURLWithPath: drop.databasePath + "-wal")) { bytes.append(wal) }
+        let bytes = try drop.storedBytes()
         for number in numbers {
             #expect(!everything.contains(number) && !everything.contains(String(number.prefix(8))), "\(number) leaked")
             #expect(bytes.range(of: Data(number.utf8)) == nil, "\(number) is in the database file")

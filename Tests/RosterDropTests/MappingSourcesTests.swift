@@ -131,7 +131,7 @@ struct MappingSourcesTests {
         // The key that found no partner came from roles: the finding names its line there.
         #expect(none[0] == "roles_\(ts).csv" && none[1] == "6" && none[2] == "org" && none[3] == "o9")
         // The partner's dropped column reached nothing.
-        let stored = try Data(contentsOf: URL(fileURLWithPath: drop.databasePath))
+        let stored = try drop.storedBytes()
         #expect(!String(decoding: stored, as: UTF8.self).contains("hemlig-anteckning"))
         // Every file of the delivery, partners included, is recorded and archived.
         #expect(try drop.count("SELECT COUNT(*) FROM delivery_files WHERE file LIKE ?", ["%_\(ts).csv"]) == 3)

@@ -99,8 +99,7 @@ struct ShippedMappingTests {
 
         // The dropped columns' values reached nothing: not the database, not a report.
         let secrets = (first.people + second.people + [first.administrator]).flatMap { [$0.personnummer, $0.password] }
-        var stored = try Data(contentsOf: URL(fileURLWithPath: drop.databasePath))
-        stored += (try? Data(contentsOf: URL(fileURLWithPath: drop.databasePath + "-wal"))) ?? Data()
+        var stored = try drop.storedBytes()
         for name in drop.files("org1", "outbox") {
             stored += try drop.report(name).flatMap { $0 }.joined(separator: ",").data(using: .utf8) ?? Data()
         }

@@ -71,7 +71,7 @@ struct IntegrationCleanup {
             try context.database.write { db in
                 guard try !isDone(db) else { return }
                 let removed = try AccountRemoval.remove(db, organisation: context.id, select: """
-                    SELECT id FROM (\(Self.atRiskSQL))
+                    SELECT id FROM (\(Self.atRiskSQL)) at_risk
                     """, arguments: [context.id], reason: .integrationDeadline, deliveryID: nil, at: context.stamp)
                 try db.execute(sql: "DELETE FROM integration_cohort WHERE organisation_id = ?", arguments: [context.id])
                 try db.execute(sql: "UPDATE organisations SET cleanup_done_at = ? WHERE id = ?", arguments: [context.stamp, context.id])

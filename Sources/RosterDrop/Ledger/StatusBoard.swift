@@ -84,7 +84,7 @@ public struct StatusBoard {
                 let deadline = IntegrationCleanup.deadline(startedOn: state.startedOn(clock: clock) ?? day,
                                                            policy: organisation.integration)
                 deadlines.append(.init(day: deadline.iso, what: "integration clean-up"))
-                status.accountsAtRisk = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM (\(IntegrationCleanup.atRiskSQL))",
+                status.accountsAtRisk = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM (\(IntegrationCleanup.atRiskSQL)) at_risk",
                                                          arguments: [id])
             }
         }

@@ -71,6 +71,11 @@ final class PostgresServer: @unchecked Sendable {
                                      "-X", "-q", "-A", "-t", "-c", sql])
     }
 
+    /// `pg_dump` of `database`'s rows, as text.
+    func dump(_ database: String) throws -> String {
+        try Self.run("\(bin)/pg_dump", ["-h", "127.0.0.1", "-p", "\(port)", "-U", Self.user, "-d", database, "--data-only"])
+    }
+
     private static func runAsServerUser(_ path: String, _ arguments: [String], asRoot: Bool) throws {
         if asRoot {
             try run("/usr/sbin/runuser", ["-u", "postgres", "--", path] + arguments)

@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 @testable import RosterDrop
 
 /// A throwaway job setup: a temporary folder with a config, drop folders, a product
@@ -154,6 +155,36 @@ final class TestDrop {
 
     func execute(_ sql: String, _ arguments: StoreArguments = []) throws {
         try portal().write { try $0.execute(sql: sql, arguments: arguments) }
+    }
+
+    var isPostgres: Bool {
+        if case .postgres = location { return true }
+        return false
+    }
+
+    /// Everything the store keeps, as bytes: the SQLite file and its log, or a dump of the
+    /// PostgreSQL database's rows.
+    func storedBytes() throws -> Data {
+        switch location {
+        case .sqlite(let path):
+            var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+            if let wal = try? Data(contentsOf: URL(fileURLWithPath: path + "-wal")) { bytes.append(wal) }
+            return bytes
+        case .postgres(let server):
+            return Data(try PostgresServer.shared.dump(server.database).utf8)
+        }
+    }
+
+    /// Holds what keeps another run out: SQLite's run lock, or on PostgreSQL every
+    /// organisation's claim, taken by another connection (another worker), until released.
+    func holdElsewhere(organisations: [String] = ["org1"]) throws -> AnyObject {
+        switch location {
+        case .sqlite: return try RunLock(database: location)
+        case .postgres:
+            let other = try portal()
+            let claims = try organisations.map { try #require(try other.claim(organisation: $0)) }
+            return [other, claims] as AnyObject
+        }
     }
 
     /// The names of the store's tables, sorted.
