@@ -4,9 +4,12 @@ SHELL := /bin/bash
 
 SWIFT ?= swift
 APT_PACKAGES := zlib1g-dev libsqlite3-dev sqlite3 pkg-config time bc tzdata libssh2-1-dev openssh-server openssh-client
+# PostgreSQL's server and client: the tests start their own server (initdb in a temporary
+# folder) and run every suite on it too; the benchmark loads the national snapshot into one.
+PG_APT_PACKAGES := postgresql postgresql-client
 # Only the tests need a browser (the HTML reports are rendered in headless Chromium) and
 # script(1) (a real terminal for the progress line).
-TEST_APT_PACKAGES := chromium bsdutils
+TEST_APT_PACKAGES := chromium bsdutils $(PG_APT_PACKAGES)
 DEMO_DIR := .demo
 BIN := .build/debug
 
@@ -51,9 +54,12 @@ demo-sftp: build
 test: test-deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+	@echo "== the same suites with the portal on PostgreSQL (a server the tests start) =="
+	ROSTERDROP_TEST_BACKEND=postgresql $(SWIFT) test --skip-build
 
 ## bench: national-scale figures (see scripts/bench.sh; USERS=… SCHOOLS=… for a smaller run).
 bench: deps
+	@$(MAKE) --no-print-directory apt-install PACKAGES="$(PG_APT_PACKAGES)"
 	$(SWIFT) build -c release
 	scripts/bench.sh
 

@@ -31,6 +31,9 @@ enum ExitStatus {
         } catch let error as IntegrationError {
             FileHandle.standardError.write(Data("rosterdrop: \(error)\n".utf8))
             throw ExitCode(configuration)
+        } catch let error as StoreConnectionError {
+            FileHandle.standardError.write(Data("rosterdrop: \(error)\n".utf8))
+            throw ExitCode(error.isConfiguration ? configuration : failed)
         } catch let error as RunLockError {
             FileHandle.standardError.write(Data("rosterdrop: \(error)\n".utf8))
             throw ExitCode(busy)

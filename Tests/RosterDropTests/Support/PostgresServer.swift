@@ -104,26 +104,56 @@ final class PostgresServer: @unchecked Sendable {
     /// Runs a command to its end and returns its output (stdout and stderr).
     @discardableResult
     static func run(_ path: String, _ arguments: [String]) throws -> String {
-        let output = FileManager.default.temporaryDirectory.appendingPathComponent("pg-cmd-\(UUID().uuidString)").path
-        defer { try? FileManager.default.removeItem(atPath: output) }
-        var actions: posix_spawn_file_actions_t = posix_spawn_file_actions_t()
+        let child = try Child(path, arguments)
+        let result = child.wait()
+        guard result.status == 0 else {
+            throw CommandFailed(command: ([path] + arguments).joined(separator: " "), status: result.status,
+                                output: result.stdout + result.stderr)
+        }
+        return result.stdout + result.stderr
+    }
+}
+
+/// A process started with posix_spawn (Foundation's `Process` on Linux can miss a child's
+/// exit when several run at once), its output in files until it is waited for.
+final class Child {
+    let pid: pid_t
+    private let stdoutPath: String
+    private let stderrPath: String
+
+    init(_ path: String, _ arguments: [String], environment: [String: String] = [:]) throws {
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("child-\(UUID().uuidString)").path
+        stdoutPath = base + ".out"
+        stderrPath = base + ".err"
+        var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        posix_spawn_file_actions_addopen(&actions, 1, stdoutPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_addopen(&actions, 2, stderrPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         let argv = ([path] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
+        let variables = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        let envp = variables.map { strdup("\($0)=\($1)") } + [nil]
+        defer { envp.forEach { free($0) } }
         var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, path, &actions, nil, argv, environ)
-        guard spawned == 0 else { throw CommandFailed(command: path, status: spawned, output: "cannot start") }
+        let spawned = posix_spawn(&pid, path, &actions, nil, argv, envp)
+        guard spawned == 0 else {
+            throw PostgresServer.CommandFailed(command: path, status: spawned, output: "cannot start")
+        }
+        self.pid = pid
+    }
+
+    /// Waits for the end; the exit status (128 + the signal when killed) and the output.
+    func wait() -> Executable.Result {
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0, errno == EINTR {}
-        let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
-        let code = (status >> 8) & 0xff
-        guard status & 0x7f == 0, code == 0 else {
-            throw CommandFailed(command: ([path] + arguments).joined(separator: " "), status: code, output: text)
+        defer {
+            try? FileManager.default.removeItem(atPath: stdoutPath)
+            try? FileManager.default.removeItem(atPath: stderrPath)
         }
-        return text
+        let code = status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        return Executable.Result(status: code, stdout: (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "",
+                                 stderr: (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "")
     }
 }

@@ -52,7 +52,8 @@ final class TestDrop {
         let reusedLocation = reusing.flatMap { try? String(contentsOf: $0.appendingPathComponent("location.txt"), encoding: .utf8) }?
             .split(separator: "\n").first.map(String.init)
         if let backend {
-            location = backend
+            // A SQLite backend is always this drop's own file.
+            location = backend.sqlitePath == nil ? backend : .sqlite(path: databasePath)
         } else if let reusedLocation, reusedLocation.hasPrefix("postgresql://") {
             location = try DatabaseLocation.parse(reusedLocation, passwordEnv: nil, passwordFile: nil, base: root) { key, message in
                 ConfigurationError(file: "location.txt", line: nil, key: key, message: message)
@@ -175,16 +176,40 @@ final class TestDrop {
         }
     }
 
-    /// Holds what keeps another run out: SQLite's run lock, or on PostgreSQL every
-    /// organisation's claim, taken by another connection (another worker), until released.
-    func holdElsewhere(organisations: [String] = ["org1"]) throws -> AnyObject {
-        switch location {
-        case .sqlite: return try RunLock(database: location)
-        case .postgres:
-            let other = try portal()
-            let claims = try organisations.map { try #require(try other.claim(organisation: $0)) }
-            return [other, claims] as AnyObject
+    var postgresName: String? {
+        if case .postgres(let server) = location { return server.database }
+        return nil
+    }
+
+    /// What keeps another run out, held as another process would: SQLite's run lock, or on
+    /// PostgreSQL the organisations' claims on a connection of its own (another worker).
+    final class HeldElsewhere {
+        private var lock: RunLock?
+        private var portal: PortalDatabase?
+        private var claims: [OrganisationClaim] = []
+
+        init(_ drop: TestDrop, organisations: [String]) throws {
+            switch drop.location {
+            case .sqlite:
+                lock = try RunLock(database: drop.location)
+            case .postgres:
+                let other = try drop.portal()
+                claims = try organisations.map { try #require(try other.claim(organisation: $0)) }
+                portal = other
+            }
         }
+
+        func release() {
+            lock = nil
+            claims.forEach { $0.release() }
+            claims = []
+            portal?.close()
+            portal = nil
+        }
+    }
+
+    func holdElsewhere(organisations: [String] = ["org1"]) throws -> HeldElsewhere {
+        try HeldElsewhere(self, organisations: organisations)
     }
 
     /// The names of the store's tables, sorted.
