@@ -14,7 +14,6 @@ final class PostgresSession: StoreSession, @unchecked Sendable {
     private let logger: Logger
     private(set) var changesCount = 0
     private var copies: [CopyBuffer] = []
-    private var inTransaction = false
 
     /// A full buffer is sent: large enough that a `COPY` round trip costs nothing, small
     /// enough that memory stays flat.
@@ -124,8 +123,6 @@ final class PostgresSession: StoreSession, @unchecked Sendable {
 
     func inTransaction(_ kind: TransactionKind, _ body: () throws -> TransactionCompletion) throws {
         try execute(sql: "BEGIN")
-        inTransaction = true
-        defer { inTransaction = false }
         let completion: TransactionCompletion
         do {
             completion = try body()
@@ -137,8 +134,6 @@ final class PostgresSession: StoreSession, @unchecked Sendable {
         }
         try execute(sql: completion == .commit ? "COMMIT" : "ROLLBACK")
     }
-
-    var isInTransaction: Bool { inTransaction }
 
     // MARK: prepared statements and bulk paths
 

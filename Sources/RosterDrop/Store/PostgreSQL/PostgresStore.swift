@@ -69,7 +69,7 @@ final class PostgresStore: StoreBackend, @unchecked Sendable {
     /// A failure to connect, naming the key to check: a refused login is the config's (or
     /// the password's), an unreachable server is the run's.
     private static func connectionError(_ error: any Error, location: PostgresLocation) -> StoreConnectionError {
-        let where_ = location.description
+        let place = location.description
         if let error = error as? PSQLError, let info = error.serverInfo {
             let state = info[.sqlState] ?? ""
             let key: String
@@ -80,11 +80,11 @@ final class PostgresStore: StoreBackend, @unchecked Sendable {
             }
             // 28…: invalid authorization; 3D000: no such database.
             let refused = state.hasPrefix("28")
-            return StoreConnectionError(location: where_, key: refused ? key : "database",
+            return StoreConnectionError(location: place, key: refused ? key : "database",
                                         message: "\(refused ? "login refused" : "refused"): \(info[.message] ?? state) [\(state)]",
                                         isConfiguration: true)
         }
-        return StoreConnectionError(location: where_, key: "database",
+        return StoreConnectionError(location: place, key: "database",
                                     message: "cannot be reached (\(String(describing: error).prefix(160)))",
                                     isConfiguration: false)
     }
