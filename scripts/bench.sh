@@ -108,7 +108,8 @@ CREATE INDEX orders_by_person ON distribution_orders(person_id);
 SQL
   for f in "$DIR/csv"/*.csv; do t=$(basename "$f" .csv); t=${t%_*}; echo "\\copy $t FROM '$f' WITH (FORMAT csv, HEADER true)"; done \
     > "$DIR/copy.sql"
-  read -r _ pgcopy_s pgcopy_mb < <(measure pgcopy psql_ -d copybench -f "$DIR/copy.sql")
+  read -r _ pgcopy_s pgcopy_mb < <(measure pgcopy "$PSQL" -h 127.0.0.1 -p "$pgport" -U rosterdrop -X -q -v ON_ERROR_STOP=1 \
+    -d copybench -f "$DIR/copy.sql")
   psql_ -d postgres -c "DROP DATABASE copybench"
 fi
 rm -rf "$DIR/csv"

@@ -71,14 +71,27 @@ final class PostgresSession: StoreSession, @unchecked Sendable {
                 Self.bind(arguments.values[index], to: &binds)
             }
             let result: PostgresQueryResult
+            let started = ContinuousClock.now
             do {
                 result = try connection.query(PostgresQuery(unsafeSQL: statement.text, binds: binds), logger: logger).wait()
             } catch {
                 throw PostgresStoreError(error, sql: statement.text)
             }
+            if Self.profile { Self.report(statement.text, since: started) }
             changesCount = result.metadata.rows ?? 0
             if try !body(result.rows) { break }
         }
+    }
+
+    /// `ROSTERDROP_PROFILE_SQL=1`: statements slower than 50 ms, with their SQL but never
+    /// bound values, as on SQLite.
+    private static let profile = ProcessInfo.processInfo.environment["ROSTERDROP_PROFILE_SQL"] == "1"
+
+    private static func report(_ sql: String, since started: ContinuousClock.Instant) {
+        let seconds = (ContinuousClock.now - started).inSeconds
+        guard seconds > 0.05 else { return }
+        FileHandle.standardError.write(Data(String(format: "sql %.3fs %@\n", seconds,
+                                                   sql.prefix(160).replacingOccurrences(of: "\n", with: " ")).utf8))
     }
 
     static func bind(_ value: StoreValue, to binds: inout PostgresBindings) {
@@ -206,6 +219,8 @@ final class PostgresSession: StoreSession, @unchecked Sendable {
         let logger = logger
         let table = buffer.table
         let columns = buffer.columns
+        let started = ContinuousClock.now
+        defer { if Self.profile { Self.report("COPY \(table)", since: started) } }
         do {
             try AsyncBridge.shared.run {
                 try await connection.copyFrom(table: table, columns: columns, format: .text(.init()), logger: logger) { writer in
