@@ -27,40 +27,41 @@ final class PostgresSession: StoreSession, @unchecked Sendable {
     // MARK: statements
 
     func execute(sql: String, arguments: StoreArguments) throws {
-        try run(sql: sql, arguments: arguments) { _ in true }
+        try run(sql: sql, arguments: arguments, firstColumnOnly: true) { _ in true }
     }
 
     func forEachRow(sql: String, arguments: StoreArguments, _ body: (StoreRow) throws -> Bool) throws {
-        try run(sql: sql, arguments: arguments) { rows in
-            var columns: [String]?
-            for row in rows {
-                var values: [StoreValue] = []
-                var names: [String] = []
-                for cell in row {
-                    values.append(try Self.value(cell, sql: sql))
-                    if columns == nil { names.append(cell.columnName) }
-                }
-                if columns == nil { columns = names }
-                if try !body(StoreRow(columns: columns!, values: values)) { return false }
+        try run(sql: sql, arguments: arguments, firstColumnOnly: false) { rows in
+            for values in rows.values {
+                if try !body(StoreRow(columns: rows.columns, values: values)) { return false }
             }
             return true
         }
     }
 
     func forEachValue(sql: String, arguments: StoreArguments, _ body: (StoreValue) throws -> Bool) throws {
-        try run(sql: sql, arguments: arguments) { rows in
-            for row in rows {
-                guard let cell = row.first(where: { _ in true }) else { continue }
-                if try !body(try Self.value(cell, sql: sql)) { return false }
+        try run(sql: sql, arguments: arguments, firstColumnOnly: true) { rows in
+            for values in rows.values {
+                guard let value = values.first else { continue }
+                if try !body(value) { return false }
             }
             return true
         }
     }
 
+    /// One statement's rows, read into store values as they arrive (on the connection's event
+    /// loop, while the caller waits).
+    private final class Rows: @unchecked Sendable {
+        var columns: [String] = []
+        var values: [[StoreValue]] = []
+    }
+
     /// Runs each statement of `sql` in turn, handing the rows of each to `body` (which
     /// returns false to skip the rest of them). Rows come whole before `body` sees them:
     /// it may run statements of its own on this connection, as SQLite's cursors allow.
-    private func run(sql: String, arguments: StoreArguments, _ body: ([PostgresRow]) throws -> Bool) throws {
+    /// (They are read row by row rather than by PostgresNIO's `all()`, which copies its whole
+    /// array for every network batch — quadratic on a national table's millions of rows.)
+    private func run(sql: String, arguments: StoreArguments, firstColumnOnly: Bool, _ body: (Rows) throws -> Bool) throws {
         try flushCopies()
         for statement in PostgresSQL.translate(sql) {
             var binds = PostgresBindings(capacity: statement.arguments.count)
@@ -70,16 +71,29 @@ final class PostgresSession: StoreSession, @unchecked Sendable {
                 }
                 Self.bind(arguments.values[index], to: &binds)
             }
-            let result: PostgresQueryResult
+            let rows = Rows()
+            let metadata: PostgresQueryMetadata
             let started = ContinuousClock.now
+            let text = statement.text
             do {
-                result = try connection.query(PostgresQuery(unsafeSQL: statement.text, binds: binds), logger: logger).wait()
+                metadata = try connection.query(PostgresQuery(unsafeSQL: text, binds: binds), logger: logger) { row in
+                    if rows.values.isEmpty && rows.columns.isEmpty { rows.columns = row.map(\.columnName) }
+                    var values: [StoreValue] = []
+                    values.reserveCapacity(firstColumnOnly ? 1 : rows.columns.count)
+                    for cell in row {
+                        values.append(try Self.value(cell, sql: text))
+                        if firstColumnOnly { break }
+                    }
+                    rows.values.append(values)
+                }.wait()
+            } catch let error as StoreError {
+                throw error
             } catch {
-                throw PostgresStoreError(error, sql: statement.text)
+                throw PostgresStoreError(error, sql: text)
             }
-            if Self.profile { Self.report(statement.text, since: started) }
-            changesCount = result.metadata.rows ?? 0
-            if try !body(result.rows) { break }
+            if Self.profile { Self.report(text, since: started) }
+            changesCount = metadata.rows ?? 0
+            if try !body(rows) { break }
         }
     }
 
