@@ -60,7 +60,15 @@ import Testing
         #expect(refusal("postgresql://portal@db/skola?application=x").contains("'application'"))
         #expect(refusal("postgresql://db/skola").contains("names no user"))
         #expect(refusal("postgresql://portal@db/").contains("names no database"))
-        #expect(refusal("mysql://portal@db/skola").contains("neither a file path nor a postgresql:// URL"))
+        let mistyped = refusal("mysql://portal:hemligt@db/skola")
+        #expect(mistyped.contains("neither a file path nor a postgresql:// URL") && !mistyped.contains("hemligt"))
+        #expect(try Self.load("PostgreSQL://portal@db/skola").database == .postgres(PostgresLocation(host: "db", user: "portal",
+                                                                                                     database: "skola")))
+        #expect(refusal("postgresql://portal@10.0.0.5/skola?sslmode=verify-full").contains("is an address"))
+        var rooted = PostgresLocation(host: "db", user: "portal", database: "skola", sslMode: .verifyCA)
+        rooted.sslRootCertificate = "/etc/rosterdrop/ca.pem"
+        #expect(try Self.load("postgresql://portal@db/skola?sslmode=verify-ca&sslrootcert=/etc/rosterdrop/ca.pem").database
+            == .postgres(rooted))
         #expect(refusal("portal.sqlite", extra: "database_password_file: pw").contains("for a postgresql:// database only"))
         #expect(refusal("postgresql://portal@db/skola", extra: "database_password_env: A\ndatabase_password_file: pw")
             .contains("not both"))
@@ -95,12 +103,25 @@ import Testing
         #expect(unreachable.status == 1)
         #expect(unreachable.stderr.contains("cannot be reached") && unreachable.stderr.contains("check `database`"))
 
-        // The password, from the environment, reaches the server (which trusts everyone here).
-        let good = try run(database: "postgresql://rosterdrop@127.0.0.1:\(server.port)/\(drop.postgresName!)?sslmode=disable",
-                           extra: "database_password_env: ROSTERDROP_TEST_DB_PASSWORD",
-                           environment: ["ROSTERDROP_TEST_DB_PASSWORD": "hemligt-lösenord"])
-        #expect(good.status == 0, "\(good.stderr)")
-        #expect(!good.stderr.contains("hemligt"))
+        // A role that must give its password: from the environment, from a file (with a
+        // Windows line end), and a wrong one, refused and never printed.
+        let owned = try server.makeDatabase(owner: PostgresServer.passwordRole)
+        let url = "\(owned.description)?sslmode=disable"
+        let fromEnvironment = try run(database: url, extra: "database_password_env: ROSTERDROP_TEST_DB_PASSWORD",
+                                      environment: ["ROSTERDROP_TEST_DB_PASSWORD": PostgresServer.password])
+        #expect(fromEnvironment.status == 0, "\(fromEnvironment.stderr)")
+        #expect(!fromEnvironment.stderr.contains(PostgresServer.password))
+        let file = drop.root.appendingPathComponent("db-password")
+        try (PostgresServer.password + "\r\n").write(to: file, atomically: true, encoding: .utf8)
+        let fromFile = try run(database: url, extra: "database_password_file: \(file.path)")
+        #expect(fromFile.status == 0, "\(fromFile.stderr)")
+        let wrong = try run(database: url, extra: "database_password_env: ROSTERDROP_TEST_DB_PASSWORD",
+                            environment: ["ROSTERDROP_TEST_DB_PASSWORD": "fel-lösenord"])
+        #expect(wrong.status == 2)
+        #expect(wrong.stderr.contains("login refused") && wrong.stderr.contains("check `database_password_env`"))
+        #expect(!wrong.stderr.contains("fel-lösenord"))
+        let none = try run(database: url)
+        #expect(none.status == 2 && none.stderr.contains("check `database`"), "\(none.stderr)")
     }
 
     // MARK: several workers
@@ -187,6 +208,10 @@ import Testing
         #expect(first.organisations.map(\.takenByAnotherWorker) == [true, false])
         #expect(first.organisations[1].deliveries.map(\.outcome) == [.applied])
         #expect(try drop.count("SELECT COUNT(*) FROM accounts WHERE person_id = 'p1'") == 0)
+        // An operator's command for that organisation does not interleave with the worker.
+        #expect(throws: RunLockError.self) {
+            try ReprocessDesk(database: drop.portal()).request(organisation: "org1", timestamp: "20261101T020000Z", at: Date())
+        }
         held.release()
         let second = try drop.run()
         #expect(second.organisations[0].deliveries.map(\.outcome) == [.applied])

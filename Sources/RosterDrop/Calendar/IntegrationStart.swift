@@ -67,7 +67,7 @@ public struct IntegrationStart {
     /// Records today as the start day (`rosterdrop integrate`); the next run performs it.
     public static func record(_ database: PortalDatabase, organisation: OrganisationConfiguration, clock: JobClock) throws -> CalendarDay {
         let today = clock.day(of: clock.now())
-        return try database.write { db in
+        return try database.writeHolding(organisation: organisation.id) { db in
             if let configured = organisation.integration.start {
                 throw IntegrationError(organisation: organisation.id, message: """
                     the config sets integration_start: \(configured); change it there instead of running integrate

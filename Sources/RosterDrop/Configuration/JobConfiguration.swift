@@ -34,9 +34,10 @@ public struct JobConfiguration: Sendable {
                                                   passwordEnv: try object.string("database_password_env"),
                                                   passwordFile: try object.string("database_password_file"),
                                                   base: base, error: object.error)
-        // Beside a SQLite file by default; a PostgreSQL job's in the system's temporary folder.
+        // Beside a SQLite file by default; a PostgreSQL job's in the system's temporary folder,
+        // one of the user's own (made private when the job first uses it).
         let defaultScratch = database.sqlitePath.map { $0 + ".scratch" }
-            ?? FileManager.default.temporaryDirectory.appendingPathComponent("rosterdrop-scratch").path
+            ?? FileManager.default.temporaryDirectory.appendingPathComponent("rosterdrop-\(getuid())-scratch").path
         let scratch = resolve(try object.string("scratch") ?? defaultScratch, base: base)
         var timeZone = JobClock.defaultTimeZone
         if let name = try object.string("time_zone") {

@@ -42,11 +42,15 @@ public final class RunLock {
 public enum RunLockError: Error, CustomStringConvertible {
     case busy(path: String)
     case unavailable(path: String, reason: String)
+    /// On PostgreSQL: a worker is running the organisation an operator's command is for.
+    case organisationBusy(String)
 
     public var description: String {
         switch self {
         case .busy(let path): return "another rosterdrop run is in progress on this database (lock \(path) is held); try again when it has finished"
         case .unavailable(let path, let reason): return "cannot create the run lock \(path): \(reason)"
+        case .organisationBusy(let id):
+            return "a worker is processing organisation \(id) right now; try again when it has finished"
         }
     }
 }

@@ -83,8 +83,8 @@ public struct SyncJob {
         defer { withExtendedLifetime(lock) {} }
         let database = try PortalDatabase(configuration.database)
         defer { database.close() }
-        let scratch = Self.workerScratch(URL(fileURLWithPath: configuration.scratch, isDirectory: true),
-                                         shared: configuration.database.sqlitePath == nil)
+        let scratch = try Self.workerScratch(URL(fileURLWithPath: configuration.scratch, isDirectory: true),
+                                             shared: configuration.database.sqlitePath == nil)
         try? FileManager.default.removeItem(at: scratch)
         let started = clock.now()
         var runID: Int64?
@@ -137,15 +137,32 @@ public struct SyncJob {
     }
 
     /// The scratch folder of this process. Workers sharing a PostgreSQL database may share a
-    /// host and a config: each has its own folder, and clears those of workers that ended.
-    static func workerScratch(_ scratch: URL, shared: Bool) -> URL {
+    /// config, a host, even a scratch folder on shared storage: each has its own folder
+    /// (`worker-<host>-<pid>`), clears those of this host's workers that ended, and keeps
+    /// delivery files (personal data) from other users of the machine.
+    static func workerScratch(_ scratch: URL, shared: Bool) throws -> URL {
         guard shared else { return scratch }
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: scratch.path)) ?? []
-        for name in names where name.hasPrefix("worker-") {
-            if let pid = Int32(name.dropFirst("worker-".count)), kill(pid, 0) != 0, errno == ESRCH {
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])
+        var status = stat()
+        guard stat(scratch.path, &status) == 0, status.st_uid == getuid(), status.st_mode & 0o077 == 0 else {
+            throw ScratchError(path: scratch.path)
+        }
+        let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "host"
+        let prefix = "worker-\(host)-"
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: scratch.path)) ?? [] where name.hasPrefix(prefix) {
+            if let pid = Int32(name.dropFirst(prefix.count)), kill(pid, 0) != 0, errno == ESRCH {
                 try? FileManager.default.removeItem(at: scratch.appendingPathComponent(name))
             }
         }
-        return scratch.appendingPathComponent("worker-\(getpid())", isDirectory: true)
+        return scratch.appendingPathComponent(prefix + "\(getpid())", isDirectory: true)
+    }
+}
+
+/// A shared scratch folder that others could read or that another user made.
+struct ScratchError: Error, CustomStringConvertible {
+    var path: String
+    var description: String {
+        "scratch folder \(path) must belong to this user and be private (chmod 700): it holds delivery files (check `scratch` in the config)"
     }
 }

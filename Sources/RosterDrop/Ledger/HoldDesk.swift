@@ -20,7 +20,7 @@ public struct HoldDesk {
     /// Marks the held delivery `timestamp` approved (the next run applies it) or discarded
     /// (the next run answers it and archives its files).
     public func decide(organisation: String, timestamp: String, approve: Bool, at now: Date) throws -> HeldDelivery {
-        try database.write { db in
+        try database.writeHolding(organisation: organisation) { db in
             let holds = try Ledger(db: db, organisation: organisation).openHolds()
             guard var hold = holds.first(where: { $0.timestamp == timestamp }) else {
                 let open = holds.map(\.timestamp).joined(separator: ", ")

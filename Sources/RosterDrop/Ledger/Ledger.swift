@@ -138,7 +138,7 @@ public struct ReprocessDesk {
     /// are in the inbox (again): after a mapping is fixed, say. A delivery older than the last
     /// one applied stays refused as stale: the portal never goes back in time.
     public func request(organisation: String, timestamp: String, at now: Date) throws {
-        try database.write { db in
+        try database.writeHolding(organisation: organisation) { db in
             let known = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM deliveries WHERE organisation_id = ? AND timestamp = ?)",
                                           arguments: [organisation, timestamp]) ?? false
             guard known else {

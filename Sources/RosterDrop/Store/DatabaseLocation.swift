@@ -13,7 +13,8 @@ public enum DatabaseLocation: Sendable, Equatable, CustomStringConvertible {
     /// Reads `database:` (and the password keys) of a config whose folder is `base`.
     static func parse(_ text: String, passwordEnv: String?, passwordFile: String?, base: URL,
                       error: (String, String) -> ConfigurationError) throws -> DatabaseLocation {
-        if text.hasPrefix("postgresql://") || text.hasPrefix("postgres://") {
+        let scheme = text.prefix { $0 != ":" }.lowercased()
+        if scheme == "postgresql" || scheme == "postgres" {
             var location = try PostgresLocation(url: text, error: { error("database", $0) })
             if passwordEnv != nil, passwordFile != nil {
                 throw error("database_password_file", "give the password by database_password_env or database_password_file, not both")
@@ -27,7 +28,8 @@ public enum DatabaseLocation: Sendable, Equatable, CustomStringConvertible {
         var path = text
         if path.hasPrefix("sqlite:") { path.removeFirst("sqlite:".count) }
         if path.contains("://") {
-            throw error("database", "'\(text.prefix(40))' is neither a file path nor a postgresql:// URL")
+            // Not echoed: a mistyped URL may hold a password.
+            throw error("database", "is neither a file path nor a postgresql:// URL (scheme '\(scheme.prefix(20))')")
         }
         guard !path.isEmpty else { throw error("database", "names no file") }
         return .sqlite(path: JobConfiguration.resolve(path, base: base))
@@ -67,6 +69,9 @@ public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
     public var user: String
     public var database: String
     public var sslMode: SSLMode
+    /// `sslrootcert`: the certificate authorities `verify-ca`/`verify-full` trust (PEM);
+    /// the system's trust store when nil.
+    public var sslRootCertificate: String?
     public var password: Password = .none
 
     public init(host: String, port: Int = 5432, user: String, database: String, sslMode: SSLMode = .prefer) {
@@ -96,15 +101,26 @@ public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
                     throw error("sslmode '\(item.value ?? "")' is not one of \(SSLMode.allCases.map(\.rawValue).joined(separator: ", "))")
                 }
                 sslMode = mode
+            case "sslrootcert":
+                guard let path = item.value, !path.isEmpty else { throw error("sslrootcert names no file") }
+                sslRootCertificate = path
             case "password":
                 throw error("holds a password: give it by database_password_env or database_password_file, never in the config")
             default:
-                throw error("has the parameter '\(item.name)', which rosterdrop does not know (only sslmode)")
+                throw error("has the parameter '\(item.name)', which rosterdrop does not know (only sslmode and sslrootcert)")
             }
+        }
+        if sslMode == .verifyFull, hostIsAddress {
+            throw error("sslmode verify-full checks the server's name, and \(host) is an address: name the host, or use verify-ca")
         }
     }
 
     public var description: String { "postgresql://\(user)@\(host):\(port)/\(database)" }
+
+    /// Whether `host` is an address rather than a name (no name to check a certificate against).
+    var hostIsAddress: Bool {
+        host.contains(":") || host.split(separator: ".").allSatisfy { !$0.isEmpty && $0.allSatisfy(\.isNumber) }
+    }
 
     /// The password, read now from where the config says (nil when it names none).
     func resolvePassword() throws -> String? {
@@ -122,7 +138,8 @@ public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
                 throw StoreConnectionError(location: description, key: "database_password_file",
                                            message: "\(path) cannot be read")
             }
-            return String(text.split(separator: "\n", omittingEmptySubsequences: false).first ?? "")
+            // The first line, whatever its line end ("\r\n" is one Character to Swift).
+            return String(text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).first ?? "")
         }
     }
 }

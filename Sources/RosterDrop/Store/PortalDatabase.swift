@@ -47,6 +47,16 @@ public final class PortalDatabase: Sendable {
         try backend.claim(organisation: organisation)
     }
 
+    /// Runs `body` in a write transaction while this process holds `organisation`, so that an
+    /// operator's command (approve, discard, reprocess, integrate) never interleaves with a
+    /// worker's run of that organisation; throws `RunLockError.organisationBusy` at once when
+    /// a worker has it.
+    func writeHolding<T>(organisation: String, _ body: (any StoreSession) throws -> T) throws -> T {
+        guard let claim = try claim(organisation: organisation) else { throw RunLockError.organisationBusy(organisation) }
+        defer { claim.release() }
+        return try write(body)
+    }
+
     /// Lets go of the connection now (a PostgreSQL session, and any claims it held).
     public func close() {
         backend.close()

@@ -12,6 +12,9 @@ final class PostgresServer: @unchecked Sendable {
     let port: Int
     let bin: String
     static let user = "rosterdrop"
+    /// The role that logs in by password, and its password.
+    static let passwordRole = "portal_job"
+    static let password = "rätt-lösenord"
 
     /// The one server of this test process.
     static var shared: PostgresServer {
@@ -34,11 +37,17 @@ final class PostgresServer: @unchecked Sendable {
         let data = directory.appendingPathComponent("data").path
         try Self.runAsServerUser("\(bin)/initdb", ["-D", data, "-A", "trust", "-U", Self.user, "--encoding=UTF8", "--locale=C.UTF-8"],
                                  asRoot: asRoot)
+        // Everyone is trusted on loopback but one role, which must give its password (SCRAM),
+        // for the tests of where the job takes a password from.
+        let hba = directory.appendingPathComponent("data/pg_hba.conf")
+        let rules = try String(contentsOf: hba, encoding: .utf8)
+        try ("host all \(Self.passwordRole) 127.0.0.1/32 scram-sha-256\n" + rules).write(to: hba, atomically: false, encoding: .utf8)
         port = try SSHServer.freePort()
         let options = "-p \(port) -k \(directory.path) -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
             + "-c full_page_writes=off -c max_connections=300 -c shared_buffers=256MB"
         try Self.runAsServerUser("\(bin)/pg_ctl", ["-D", data, "-l", directory.appendingPathComponent("log").path, "-o", options,
                                               "-w", "start"], asRoot: asRoot)
+        try psql("CREATE ROLE \(Self.passwordRole) LOGIN PASSWORD '\(Self.password)'")
         Self.stopCommand = ["\(bin)/pg_ctl", "-D", data, "-m", "immediate", "stop"]
         Self.folder = directory.path
         atexit {
@@ -54,10 +63,12 @@ final class PostgresServer: @unchecked Sendable {
     nonisolated(unsafe) private static var folder: String?
 
     /// A new empty database; the store makes its schema when the job first opens it.
-    func makeDatabase() throws -> PostgresLocation {
+    func makeDatabase(owner: String = PostgresServer.user) throws -> PostgresLocation {
         let name = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()
-        try psql("CREATE DATABASE \(name)")
-        return location(name)
+        try psql("CREATE DATABASE \(name) OWNER \(owner)")
+        var location = location(name)
+        location.user = owner
+        return location
     }
 
     func location(_ database: String) -> PostgresLocation {

@@ -31,8 +31,16 @@ enum PostgresSchema {
     /// `lowercased()` does (Unicode's full mapping), through ICU when the server has it.
     private static func setUp(_ db: PostgresSession) throws {
         try db.execute(sql: "INSERT INTO job_settings (name, value) VALUES ('row_hash_key', ?)", arguments: [SipKey.random().hex])
-        let icu = try Int.fetchOne(db, sql: "SELECT count(*) FROM pg_collation WHERE collname = 'und-x-icu'") ?? 0
-        let collation = icu > 0 ? " COLLATE \"und-x-icu\"" : ""
+        // ICU's root locale folds as Swift does; without ICU, glibc's C.UTF-8 (simple Unicode
+        // mappings); never the plain "C" collation, which folds only A–Z.
+        let collations = try String.fetchAll(db, sql: """
+            SELECT collname FROM pg_collation WHERE collname IN ('und-x-icu', 'C.utf8', 'C.UTF-8') ORDER BY collname DESC
+            """)
+        guard let chosen = collations.first else {
+            throw StoreError(message: "the server has neither ICU's und-x-icu nor a C.UTF-8 collation, which e-mail matching needs",
+                             sql: "SELECT collname FROM pg_collation")
+        }
+        let collation = " COLLATE \"\(chosen)\""
         try db.execute(sql: """
             CREATE FUNCTION rosterdrop_email_key(email text) RETURNS text
                 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE

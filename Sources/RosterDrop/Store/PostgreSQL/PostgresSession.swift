@@ -27,11 +27,11 @@ final class PostgresSession: StoreSession, @unchecked Sendable {
     // MARK: statements
 
     func execute(sql: String, arguments: StoreArguments) throws {
-        try run(sql: sql, arguments: arguments, firstColumnOnly: true) { _ in true }
+        try run(sql: sql, arguments: arguments, collect: .nothing) { _ in true }
     }
 
     func forEachRow(sql: String, arguments: StoreArguments, _ body: (StoreRow) throws -> Bool) throws {
-        try run(sql: sql, arguments: arguments, firstColumnOnly: false) { rows in
+        try run(sql: sql, arguments: arguments, collect: .everyColumn) { rows in
             for values in rows.values {
                 if try !body(StoreRow(columns: rows.columns, values: values)) { return false }
             }
@@ -40,7 +40,7 @@ final class PostgresSession: StoreSession, @unchecked Sendable {
     }
 
     func forEachValue(sql: String, arguments: StoreArguments, _ body: (StoreValue) throws -> Bool) throws {
-        try run(sql: sql, arguments: arguments, firstColumnOnly: true) { rows in
+        try run(sql: sql, arguments: arguments, collect: .firstColumn) { rows in
             for values in rows.values {
                 guard let value = values.first else { continue }
                 if try !body(value) { return false }
@@ -61,13 +61,22 @@ final class PostgresSession: StoreSession, @unchecked Sendable {
     /// it may run statements of its own on this connection, as SQLite's cursors allow.
     /// (They are read row by row rather than by PostgresNIO's `all()`, which copies its whole
     /// array for every network batch — quadratic on a national table's millions of rows.)
-    private func run(sql: String, arguments: StoreArguments, firstColumnOnly: Bool, _ body: (Rows) throws -> Bool) throws {
+    private enum Collect {
+        case nothing, firstColumn, everyColumn
+    }
+
+    private func run(sql: String, arguments: StoreArguments, collect: Collect, _ body: (Rows) throws -> Bool) throws {
         try flushCopies()
-        for statement in PostgresSQL.translate(sql) {
+        let statements = PostgresSQL.translate(sql)
+        let used = Set(statements.flatMap(\.arguments)).count
+        guard used == arguments.values.count else {
+            throw StoreError(message: "the statement takes \(used) argument(s) but was given \(arguments.values.count)", sql: sql)
+        }
+        for statement in statements {
             var binds = PostgresBindings(capacity: statement.arguments.count)
             for index in statement.arguments {
                 guard index < arguments.values.count else {
-                    throw StoreError(message: "the statement wants more arguments than it was given", sql: sql)
+                    throw StoreError(message: "the statement wants argument \(index + 1) of \(arguments.values.count)", sql: sql)
                 }
                 Self.bind(arguments.values[index], to: &binds)
             }
@@ -77,12 +86,13 @@ final class PostgresSession: StoreSession, @unchecked Sendable {
             let text = statement.text
             do {
                 metadata = try connection.query(PostgresQuery(unsafeSQL: text, binds: binds), logger: logger) { row in
+                    guard collect != .nothing else { return }
                     if rows.values.isEmpty && rows.columns.isEmpty { rows.columns = row.map(\.columnName) }
                     var values: [StoreValue] = []
-                    values.reserveCapacity(firstColumnOnly ? 1 : rows.columns.count)
+                    values.reserveCapacity(collect == .firstColumn ? 1 : rows.columns.count)
                     for cell in row {
                         values.append(try Self.value(cell, sql: text))
-                        if firstColumnOnly { break }
+                        if collect == .firstColumn { break }
                     }
                     rows.values.append(values)
                 }.wait()
@@ -129,16 +139,19 @@ final class PostgresSession: StoreSession, @unchecked Sendable {
             case .bool:
                 return .integer(try cell.decode(Bool.self) ? 1 : 0)
             case .numeric:
-                let number = NSDecimalNumber(decimal: try cell.decode(Decimal.self))
-                if let integer = Int64(exactly: number.doubleValue), NSDecimalNumber(value: integer) == number {
-                    return .integer(integer)
-                }
-                return .real(number.doubleValue)
+                // SUM() of a bigint column is numeric: whole numbers stay exact integers.
+                let number = try cell.decode(Decimal.self)
+                if let integer = Int64(number.description) { return .integer(integer) }
+                return .real(NSDecimalNumber(decimal: number).doubleValue)
             case .bytea:
                 var buffer = cell.bytes!
                 return .blob(Data(buffer.readBytes(length: buffer.readableBytes) ?? []))
-            default:
+            case .text, .varchar, .bpchar, .name:
                 return .text(try cell.decode(String.self))
+            case .void:
+                return .null
+            default:
+                throw StoreError(message: "", sql: sql)
             }
         } catch {
             throw StoreError(message: "column \(cell.columnName) holds a value of type \(cell.dataType) the job cannot read",
@@ -155,7 +168,9 @@ final class PostgresSession: StoreSession, @unchecked Sendable {
             completion = try body()
             try flushCopies()
         } catch {
-            copies.removeAll()
+            // Rows of the failed transaction are not sent after it (the buffers stay, empty,
+            // for the writers that hold them).
+            for buffer in copies { buffer.bytes.clear() }
             try? execute(sql: "ROLLBACK")
             throw error
         }
@@ -377,8 +392,17 @@ struct PostgresStoreError: Error, CustomStringConvertible {
     init(_ error: any Error, sql: String) {
         self.sql = sql
         if let error = error as? PSQLError {
-            sqlState = error.serverInfo?[.sqlState]
-            message = error.serverInfo?[.message] ?? "\(error.code)"
+            let info = error.serverInfo
+            sqlState = info?[.sqlState]
+            if let state = sqlState, state.hasPrefix("22") || state.hasPrefix("23") {
+                // Data errors (22…) and constraint violations (23…) may quote the value in
+                // their message: only where, never what.
+                let place = [info?[.tableName], info?[.columnName], info?[.constraintName]].compactMap { $0 }
+                message = (state.hasPrefix("22") ? "a value was refused" : "a constraint was violated")
+                    + (place.isEmpty ? "" : " (\(place.joined(separator: ", ")))")
+            } else {
+                message = info?[.message] ?? "\(error.code)"
+            }
         } else if let error = error as? PostgresStoreError {
             self = error
             return

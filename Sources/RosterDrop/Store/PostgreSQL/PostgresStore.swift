@@ -29,7 +29,7 @@ final class PostgresStore: StoreBackend, @unchecked Sendable {
         let password = try location.resolvePassword()
         var configuration = PostgresConnection.Configuration(host: location.host, port: location.port, username: location.user,
                                                              password: password, database: location.database,
-                                                             tls: try Self.tls(location.sslMode))
+                                                             tls: try Self.tls(location.sslMode, rootCertificate: location.sslRootCertificate))
         configuration.options.connectTimeout = .seconds(15)
         do {
             connection = try PostgresConnection.connect(on: MultiThreadedEventLoopGroup.singleton.next(),
@@ -39,7 +39,7 @@ final class PostgresStore: StoreBackend, @unchecked Sendable {
         }
         session = PostgresSession(connection: connection, logger: logger)
         do {
-            try session.execute(sql: "SET client_min_messages = warning")
+            try Self.prepare(session, location: location)
             try PostgresSchema.migrate(session)
         } catch {
             try? connection.close().wait()
@@ -47,8 +47,34 @@ final class PostgresStore: StoreBackend, @unchecked Sendable {
         }
     }
 
-    private static func tls(_ mode: PostgresLocation.SSLMode) throws -> PostgresConnection.Configuration.TLS {
+    /// The session as the job needs it: UTF-8 both ways (refusing a database that cannot
+    /// store it), and a dead peer noticed by the server within minutes, so that a worker
+    /// lost on a half-open connection does not keep its organisations' locks for hours.
+    private static func prepare(_ session: PostgresSession, location: PostgresLocation) throws {
+        try session.execute(sql: """
+            SET client_min_messages = warning;
+            SET client_encoding = 'UTF8';
+            SET tcp_keepalives_idle = 60;
+            SET tcp_keepalives_interval = 10;
+            SET tcp_keepalives_count = 6;
+            SET idle_in_transaction_session_timeout = '30min'
+            """)
+        let encoding = try String.fetchOne(session, sql: "SELECT current_setting('server_encoding')") ?? ""
+        guard encoding == "UTF8" else {
+            throw StoreConnectionError(location: location.description, key: "database",
+                                       message: "the database's encoding is \(encoding); rosterdrop needs UTF8 (CREATE DATABASE … ENCODING 'UTF8')")
+        }
+        let version = try Int.fetchOne(session, sql: "SELECT current_setting('server_version_num')::integer") ?? 0
+        guard version >= 140_000 else {
+            throw StoreConnectionError(location: location.description, key: "database",
+                                       message: "the server is PostgreSQL \(version / 10_000); rosterdrop needs 14 or later")
+        }
+    }
+
+    private static func tls(_ mode: PostgresLocation.SSLMode, rootCertificate: String?) throws
+        -> PostgresConnection.Configuration.TLS {
         var client = TLSConfiguration.makeClientConfiguration()
+        if let rootCertificate { client.trustRoots = .file(rootCertificate) }
         switch mode {
         case .disable:
             return .disable
@@ -70,22 +96,30 @@ final class PostgresStore: StoreBackend, @unchecked Sendable {
     /// the password's), an unreachable server is the run's.
     private static func connectionError(_ error: any Error, location: PostgresLocation) -> StoreConnectionError {
         let place = location.description
+        let key: String
+        switch location.password {
+        case .none: key = "database"
+        case .environment: key = "database_password_env"
+        case .file: key = "database_password_file"
+        }
         if let error = error as? PSQLError, let info = error.serverInfo {
             let state = info[.sqlState] ?? ""
-            let key: String
-            switch location.password {
-            case .none: key = "database"
-            case .environment: key = "database_password_env"
-            case .file: key = "database_password_file"
-            }
             // 28…: invalid authorization; 3D000: no such database.
             let refused = state.hasPrefix("28")
             return StoreConnectionError(location: place, key: refused ? key : "database",
                                         message: "\(refused ? "login refused" : "refused"): \(info[.message] ?? state) [\(state)]",
                                         isConfiguration: true)
         }
+        if let error = error as? PSQLError, [.authMechanismRequiresPassword, .unsupportedAuthMechanism, .saslError].contains(error.code) {
+            return StoreConnectionError(location: place, key: key,
+                                        message: "login refused: the server wants a password the config does not give "
+                                            + "(database_password_env or database_password_file)",
+                                        isConfiguration: true)
+        }
+        // PSQLError's own description hides everything; its underlying error says why.
+        let reason = (error as? PSQLError)?.underlying.map { "\($0)" } ?? "\(error)"
         return StoreConnectionError(location: place, key: "database",
-                                    message: "cannot be reached (\(String(describing: error).prefix(160)))",
+                                    message: "cannot be reached (\(reason.prefix(160)))",
                                     isConfiguration: false)
     }
 
