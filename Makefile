@@ -13,7 +13,7 @@ TEST_APT_PACKAGES := chromium bsdutils $(PG_APT_PACKAGES)
 DEMO_DIR := .demo
 BIN := .build/debug
 
-.PHONY: deps test-deps apt-install build demo demo-sftp test bench clean
+.PHONY: deps test-deps apt-install build demo demo-sftp demo-postgres test bench clean
 
 ## deps: install the Debian packages the build, demo and benchmark use (when missing).
 deps:
@@ -50,6 +50,11 @@ demo: build
 demo-sftp: build
 	scripts/demo-sftp.sh
 
+## demo-postgres: the same job with the portal on PostgreSQL (a local server, stopped at the end).
+demo-postgres: build
+	@$(MAKE) --no-print-directory apt-install PACKAGES="$(PG_APT_PACKAGES)"
+	scripts/demo-postgres.sh
+
 ## test: the whole suite (unit, SQLite, end to end against the built binaries).
 test: test-deps
 	$(SWIFT) build --build-tests
@@ -64,4 +69,4 @@ bench: deps
 	scripts/bench.sh
 
 clean:
-	rm -rf .build $(DEMO_DIR) .demo-sftp .bench
+	rm -rf .build $(DEMO_DIR) .demo-sftp .demo-postgres .bench

@@ -55,5 +55,5 @@ echo "=== Every feed at a glance: rosterdrop status --config $DIR/config.yaml --
 "$BIN/rosterdrop" status --config "$DIR/config.yaml" --now 2026-12-24T06:05:00Z
 echo "(status exited $?)"
 echo
-echo "Portal database: $DIR/portal.sqlite"
+echo "Portal database: ${PORTAL:-$DIR/portal.sqlite}"
 exit $status
