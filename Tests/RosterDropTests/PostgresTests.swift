@@ -5,7 +5,7 @@ import Testing
 /// The portal on PostgreSQL, on a real server the test process starts: the config's
 /// `database:` URL, several workers sharing the organisations, a worker killed mid-delivery,
 /// and the same deliveries ending the same on PostgreSQL and on SQLite.
-@Suite struct PostgresTests {
+@Suite(.timeLimit(.minutes(5))) struct PostgresTests {
     let binary: Executable
     let server: PostgresServer
 
@@ -193,6 +193,34 @@ import Testing
         #expect(summary.organisations.map { $0.deliveries.map(\.outcome) } == [[.applied], [.applied]])
         #expect(try drop.count("SELECT COUNT(*) FROM accounts") == 60)
         #expect(try drop.count("SELECT COUNT(*) FROM deliveries WHERE outcome = 'applied'") == 2)
+    }
+
+    /// Two real workers at once: the first is stopped inside org1's delivery, holding it; the
+    /// second, started then, leaves org1 to it at once and does org2; the first, let go on,
+    /// finishes org1 and finds org2 done. Each delivery is applied once, by one of them.
+    @Test func whileOneWorkerIsInsideAnOrganisationTheOtherTakesTheNext() throws {
+        let drop = try TestDrop(organisations: [("org1", ["12345678"]), ("org2", ["23456789"])],
+                                backend: .postgres(try server.makeDatabase()))
+        for (id, unit) in [("org1", "12345678"), ("org2", "23456789")] {
+            try drop.deliver("20261101T020000Z", org: id, users: (0..<10).map { Fixture.user("\(id)-p\($0)", unit: unit) },
+                             orders: (0..<10).map { Fixture.order("\(id)-o\($0)", person: "\(id)-p\($0)") })
+        }
+        let arguments = ["run", "--config", drop.configPath, "--quiet", "--json", "--now", "2026-11-03T02:00:00Z"]
+        let first = try Child(binary.url.path, arguments, environment: ["ROSTERDROP_FAULT": "delivery-commit:1:stop"])
+        try #require(first.waitUntilStopped())
+        let second = try Child(binary.url.path, arguments).wait()
+        #expect(second.status == 0, "\(second.stderr)")
+        let other = try JSONDecoder().decode(RunSummary.self, from: Data(second.stdout.utf8))
+        #expect(other.organisations.map(\.takenByAnotherWorker) == [true, false])
+        #expect(other.organisations[1].deliveries.map(\.outcome) == [.applied])
+        #expect(try drop.count("SELECT COUNT(*) FROM accounts WHERE organisation_id = 'org1'") == 0)
+        first.resume()
+        let finished = first.wait()
+        #expect(finished.status == 0, "\(finished.stderr)")
+        let own = try JSONDecoder().decode(RunSummary.self, from: Data(finished.stdout.utf8))
+        #expect(own.organisations.map { $0.deliveries.map(\.outcome) } == [[.applied], []])
+        #expect(try drop.count("SELECT COUNT(*) FROM deliveries WHERE outcome = 'applied'") == 2)
+        #expect(try drop.count("SELECT COUNT(*) FROM accounts") == 20)
     }
 
     /// An organisation another worker holds is skipped at once, not waited for, and the

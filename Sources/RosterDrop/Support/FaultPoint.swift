@@ -9,12 +9,13 @@ import Glibc
 ///
 /// `ROSTERDROP_FAULT=<name>[:<n>]` makes the `n`th pass (default the first) through the point
 /// `name` end the process at once with status 86, as a SIGKILL would: no cleanup, no
-/// flushing. Unset, a point costs one comparison.
+/// flushing. `<name>:<n>:stop` stops it there instead (SIGSTOP), holding whatever it holds,
+/// until a test lets it go on (SIGCONT). Unset, a point costs one comparison.
 enum FaultPoint {
-    private static let armed: (name: Substring, pass: Int)? = {
+    private static let armed: (name: Substring, pass: Int, stop: Bool)? = {
         guard let text = ProcessInfo.processInfo.environment["ROSTERDROP_FAULT"], !text.isEmpty else { return nil }
         let parts = text.split(separator: ":")
-        return (parts[0], parts.count > 1 ? Int(parts[1]) ?? 1 : 1)
+        return (parts[0], parts.count > 1 ? Int(parts[1]) ?? 1 : 1, parts.count > 2 && parts[2] == "stop")
     }()
     private static let passes = Mutex(0)
 
@@ -24,7 +25,12 @@ enum FaultPoint {
             count += 1
             return count
         }
-        if pass == armed.pass { _exit(86) }
+        guard pass == armed.pass else { return }
+        if armed.stop {
+            raise(SIGSTOP)
+        } else {
+            _exit(86)
+        }
     }
 }
 

@@ -155,10 +155,27 @@ final class Child {
         self.pid = pid
     }
 
+    /// Waits until the process stops itself (SIGSTOP, as `ROSTERDROP_FAULT=…:stop` does);
+    /// false when it ended instead.
+    func waitUntilStopped() -> Bool {
+        var status: Int32 = 0
+        while waitpid(pid, &status, WUNTRACED) < 0, errno == EINTR {}
+        if status & 0xff == 0x7f { return true }
+        exitStatus = status
+        return false
+    }
+
+    /// Lets a stopped process go on.
+    func resume() {
+        kill(pid, SIGCONT)
+    }
+
+    private var exitStatus: Int32?
+
     /// Waits for the end; the exit status (128 + the signal when killed) and the output.
     func wait() -> Executable.Result {
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0, errno == EINTR {}
+        var status: Int32 = exitStatus ?? 0
+        if exitStatus == nil { while waitpid(pid, &status, 0) < 0, errno == EINTR {} }
         defer {
             try? FileManager.default.removeItem(atPath: stdoutPath)
             try? FileManager.default.removeItem(atPath: stderrPath)
