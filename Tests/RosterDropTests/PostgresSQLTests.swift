@@ -10,6 +10,8 @@ struct PostgresSQLTests {
         #expect(PostgresSQL.translate("VALUES (?1, ?2, CASE WHEN ?3 = 1 THEN ?2 END)")
             == [.init(text: "VALUES ($1, $2, CASE WHEN $3 = 1 THEN $2 END)", arguments: [0, 1, 2])])
         #expect(PostgresSQL.translate("SELECT ?3, ?1") == [.init(text: "SELECT $1, $2", arguments: [2, 0])])
+        // As SQLite numbers them: a bare ? after ?2 is the third.
+        #expect(PostgresSQL.translate("SELECT ?2, ?") == [.init(text: "SELECT $1, $2", arguments: [1, 2])])
     }
 
     @Test func quotedTextAndCommentsAreLeftAlone() {
@@ -24,6 +26,10 @@ struct PostgresSQLTests {
             """)
         #expect(statements == [.init(text: "UPDATE t SET a = $1 WHERE b = $2", arguments: [0, 1]),
                                .init(text: "DELETE FROM u WHERE c = $1", arguments: [2])])
+        // A later statement's ?N counts from the arguments the earlier ones left (GRDB's rule).
+        #expect(PostgresSQL.translate("DELETE FROM t WHERE a = ?1 OR b = ?1; DELETE FROM u WHERE c = ?1 AND d = ?2")
+            == [.init(text: "DELETE FROM t WHERE a = $1 OR b = $1", arguments: [0]),
+                .init(text: "DELETE FROM u WHERE c = $1 AND d = $2", arguments: [1, 2])])
     }
 
     @Test func createTableSpellsSQLitesTypesAsPostgreSQLs() {

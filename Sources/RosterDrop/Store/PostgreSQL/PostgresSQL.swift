@@ -4,7 +4,8 @@ import Foundation
 ///
 /// The pipeline writes one dialect, the part SQLite and PostgreSQL share, with three
 /// SQLite spellings this turns into PostgreSQL's:
-/// - placeholders: `?` (the next argument) and `?N` become `$N`;
+/// - placeholders: `?N` (the statement's Nth) and `?` (one past the highest it has named so
+///   far, as SQLite numbers them) become `$N`;
 /// - several statements in one string (separated by `;`) are run one by one, each with the
 ///   arguments its placeholders use, as SQLite (through GRDB) does;
 /// - column types in `CREATE [TEMP] TABLE` (only there): `INTEGER` is `BIGINT` (ids, hashes and counts are
@@ -24,7 +25,9 @@ enum PostgresSQL {
         var statements: [Statement] = []
         var text = ""
         var arguments: [Int] = []
-        var next = 0
+        // Arguments the statements so far took, and the highest parameter number in this one.
+        var consumed = 0
+        var highest = 0
         var words: [String] = []
         var word = ""
         // `CREATE [TEMP | TEMPORARY | UNLOGGED] TABLE`: where SQLite's type names are rewritten.
@@ -58,6 +61,8 @@ enum PostgresSQL {
             text = ""
             arguments = []
             words = []
+            consumed += highest
+            highest = 0
         }
 
         while index < characters.count {
@@ -112,13 +117,9 @@ enum PostgresSQL {
                     number = number * 10 + Int(characters[end].value - 48)
                     end += 1
                 }
-                let argument: Int
-                if end > index + 1 {
-                    argument = number - 1
-                } else {
-                    argument = next
-                    next += 1
-                }
+                let parameter = end > index + 1 ? number : highest + 1
+                highest = max(highest, parameter)
+                let argument = consumed + parameter - 1
                 if let position = arguments.firstIndex(of: argument) {
                     text += "$\(position + 1)"
                 } else {
