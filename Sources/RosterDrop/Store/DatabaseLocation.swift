@@ -86,7 +86,7 @@ public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
         guard let components = URLComponents(string: text), let host = components.host, !host.isEmpty else {
             throw error("is not a postgresql://user@host:port/dbname URL")
         }
-        guard components.password == nil else {
+        guard components.password == nil, components.queryItems?.contains(where: { $0.name == "password" }) != true else {
             throw error("holds a password: give it by database_password_env or database_password_file, never in the config")
         }
         guard let user = components.user, !user.isEmpty else { throw error("names no user (postgresql://user@host/dbname)") }
@@ -104,8 +104,6 @@ public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
             case "sslrootcert":
                 guard let path = item.value, !path.isEmpty else { throw error("sslrootcert names no file") }
                 sslRootCertificate = path
-            case "password":
-                throw error("holds a password: give it by database_password_env or database_password_file, never in the config")
             default:
                 throw error("has the parameter '\(item.name)', which rosterdrop does not know (only sslmode and sslrootcert)")
             }
@@ -122,6 +120,15 @@ public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
         host.contains(":") || host.split(separator: ".").allSatisfy { !$0.isEmpty && $0.allSatisfy(\.isNumber) }
     }
 
+    /// The config key a refused login sends the reader to: where the password comes from.
+    var passwordKey: String {
+        switch password {
+        case .none: "database"
+        case .environment: "database_password_env"
+        case .file: "database_password_file"
+        }
+    }
+
     /// The password, read now from where the config says (nil when it names none).
     func resolvePassword() throws -> String? {
         switch password {
@@ -129,14 +136,13 @@ public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
             return nil
         case .environment(let name):
             guard let value = ProcessInfo.processInfo.environment[name] else {
-                throw StoreConnectionError(location: description, key: "database_password_env",
+                throw StoreConnectionError(location: description, key: passwordKey,
                                            message: "the environment variable \(name) is not set")
             }
             return value
         case .file(let path):
             guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-                throw StoreConnectionError(location: description, key: "database_password_file",
-                                           message: "\(path) cannot be read")
+                throw StoreConnectionError(location: description, key: passwordKey, message: "\(path) cannot be read")
             }
             // The first line, whatever its line end ("\r\n" is one Character to Swift).
             return String(text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).first ?? "")

@@ -32,8 +32,9 @@ final class PostgresSession: StoreSession, @unchecked Sendable {
 
     func forEachRow(sql: String, arguments: StoreArguments, _ body: (StoreRow) throws -> Bool) throws {
         try run(sql: sql, arguments: arguments, collect: .everyColumn) { rows in
-            for values in rows.values {
-                if try !body(StoreRow(columns: rows.columns, values: values)) { return false }
+            let width = rows.columns.count
+            for start in stride(from: 0, to: rows.values.count, by: max(width, 1)) {
+                if try !body(StoreRow(columns: rows.columns, values: Array(rows.values[start..<start + width]))) { return false }
             }
             return true
         }
@@ -41,19 +42,22 @@ final class PostgresSession: StoreSession, @unchecked Sendable {
 
     func forEachValue(sql: String, arguments: StoreArguments, _ body: (StoreValue) throws -> Bool) throws {
         try run(sql: sql, arguments: arguments, collect: .firstColumn) { rows in
-            for values in rows.values {
-                guard let value = values.first else { continue }
+            for value in rows.values {
                 if try !body(value) { return false }
             }
             return true
         }
     }
 
+    private enum Collect {
+        case nothing, firstColumn, everyColumn
+    }
+
     /// One statement's rows, read into store values as they arrive (on the connection's event
-    /// loop, while the caller waits).
+    /// loop, while the caller waits): one flat array, a row's values after another's.
     private final class Rows: @unchecked Sendable {
         var columns: [String] = []
-        var values: [[StoreValue]] = []
+        var values: [StoreValue] = []
     }
 
     /// Runs each statement of `sql` in turn, handing the rows of each to `body` (which
@@ -61,40 +65,31 @@ final class PostgresSession: StoreSession, @unchecked Sendable {
     /// it may run statements of its own on this connection, as SQLite's cursors allow.
     /// (They are read row by row rather than by PostgresNIO's `all()`, which copies its whole
     /// array for every network batch — quadratic on a national table's millions of rows.)
-    private enum Collect {
-        case nothing, firstColumn, everyColumn
-    }
-
     private func run(sql: String, arguments: StoreArguments, collect: Collect, _ body: (Rows) throws -> Bool) throws {
         try flushCopies()
         let statements = PostgresSQL.translate(sql)
-        let used = Set(statements.flatMap(\.arguments)).count
-        guard used == arguments.values.count else {
-            throw StoreError(message: "the statement takes \(used) argument(s) but was given \(arguments.values.count)", sql: sql)
+        guard Set(statements.flatMap(\.arguments)) == Set(arguments.values.indices) else {
+            throw StoreError(message: "the statement's placeholders do not take its \(arguments.values.count) argument(s) one for one",
+                             sql: sql)
         }
         for statement in statements {
             var binds = PostgresBindings(capacity: statement.arguments.count)
-            for index in statement.arguments {
-                guard index < arguments.values.count else {
-                    throw StoreError(message: "the statement wants argument \(index + 1) of \(arguments.values.count)", sql: sql)
-                }
-                Self.bind(arguments.values[index], to: &binds)
-            }
+            for index in statement.arguments { Self.bind(arguments.values[index], to: &binds) }
             let rows = Rows()
             let metadata: PostgresQueryMetadata
             let started = ContinuousClock.now
             let text = statement.text
             do {
                 metadata = try connection.query(PostgresQuery(unsafeSQL: text, binds: binds), logger: logger) { row in
-                    guard collect != .nothing else { return }
-                    if rows.values.isEmpty && rows.columns.isEmpty { rows.columns = row.map(\.columnName) }
-                    var values: [StoreValue] = []
-                    values.reserveCapacity(collect == .firstColumn ? 1 : rows.columns.count)
-                    for cell in row {
-                        values.append(try Self.value(cell, sql: text))
-                        if collect == .firstColumn { break }
+                    switch collect {
+                    case .nothing:
+                        return
+                    case .firstColumn:
+                        if let cell = row.first(where: { _ in true }) { rows.values.append(try Self.value(cell, sql: text)) }
+                    case .everyColumn:
+                        if rows.columns.isEmpty { rows.columns = row.map(\.columnName) }
+                        for cell in row { rows.values.append(try Self.value(cell, sql: text)) }
                     }
-                    rows.values.append(values)
                 }.wait()
             } catch let error as StoreError {
                 throw error
@@ -130,32 +125,36 @@ final class PostgresSession: StoreSession, @unchecked Sendable {
 
     static func value(_ cell: PostgresCell, sql: String) throws -> StoreValue {
         guard cell.bytes != nil else { return .null }
-        do {
-            switch cell.dataType {
-            case .int2, .int4, .int8, .oid:
-                return .integer(try cell.decode(Int64.self))
-            case .float4, .float8:
-                return .real(try cell.decode(Double.self))
-            case .bool:
-                return .integer(try cell.decode(Bool.self) ? 1 : 0)
-            case .numeric:
-                // SUM() of a bigint column is numeric: whole numbers stay exact integers.
-                let number = try cell.decode(Decimal.self)
-                if let integer = Int64(number.description) { return .integer(integer) }
-                return .real(NSDecimalNumber(decimal: number).doubleValue)
-            case .bytea:
-                var buffer = cell.bytes!
-                return .blob(Data(buffer.readBytes(length: buffer.readableBytes) ?? []))
-            case .text, .varchar, .bpchar, .name:
-                return .text(try cell.decode(String.self))
-            case .void:
-                return .null
-            default:
-                throw StoreError(message: "", sql: sql)
-            }
-        } catch {
+        guard let value = try? decoded(cell) else {
             throw StoreError(message: "column \(cell.columnName) holds a value of type \(cell.dataType) the job cannot read",
                              sql: sql)
+        }
+        return value
+    }
+
+    /// A cell of a type the store knows, or nil.
+    private static func decoded(_ cell: PostgresCell) throws -> StoreValue? {
+        switch cell.dataType {
+        case .int2, .int4, .int8, .oid:
+            return .integer(try cell.decode(Int64.self))
+        case .float4, .float8:
+            return .real(try cell.decode(Double.self))
+        case .bool:
+            return .integer(try cell.decode(Bool.self) ? 1 : 0)
+        case .numeric:
+            // SUM() of a bigint column is numeric: whole numbers stay exact integers.
+            let number = try cell.decode(Decimal.self)
+            if let integer = Int64(number.description) { return .integer(integer) }
+            return .real(NSDecimalNumber(decimal: number).doubleValue)
+        case .bytea:
+            var buffer = cell.bytes!
+            return .blob(Data(buffer.readBytes(length: buffer.readableBytes) ?? []))
+        case .text, .varchar, .bpchar, .name:
+            return .text(try cell.decode(String.self))
+        case .void:
+            return .null
+        default:
+            return nil
         }
     }
 
@@ -343,10 +342,13 @@ struct PostgresStagedRows: StagedRowWriter {
             buffer.separator()
             if index < row.values.count, let value = row.values[index] { buffer.append(value) } else { buffer.appendNull() }
         }
-        for number in [row.rowHash, row.userLine.map(Int64.init), row.groupLine.map(Int64.init)] {
+        func number(_ value: Int64?) {
             buffer.separator()
-            if let number { buffer.append(number) } else { buffer.appendNull() }
+            if let value { buffer.append(value) } else { buffer.appendNull() }
         }
+        number(row.rowHash)
+        number(row.userLine.map(Int64.init))
+        number(row.groupLine.map(Int64.init))
         buffer.endRow()
         try session.sendIfFull(buffer)
     }
@@ -403,9 +405,6 @@ struct PostgresStoreError: Error, CustomStringConvertible {
             } else {
                 message = info?[.message] ?? "\(error.code)"
             }
-        } else if let error = error as? PostgresStoreError {
-            self = error
-            return
         } else {
             message = "\(error)"
         }

@@ -96,12 +96,7 @@ final class PostgresStore: StoreBackend, @unchecked Sendable {
     /// the password's), an unreachable server is the run's.
     private static func connectionError(_ error: any Error, location: PostgresLocation) -> StoreConnectionError {
         let place = location.description
-        let key: String
-        switch location.password {
-        case .none: key = "database"
-        case .environment: key = "database_password_env"
-        case .file: key = "database_password_file"
-        }
+        let key = location.passwordKey
         if let error = error as? PSQLError, let info = error.serverInfo {
             let state = info[.sqlState] ?? ""
             // 28…: invalid authorization; 3D000: no such database.
@@ -161,8 +156,8 @@ final class PostgresStore: StoreBackend, @unchecked Sendable {
         }
     }
 
-    /// Nothing to do: dead rows are vacuum's, and a deleted row's data is gone from the
-    /// tables at once.
+    /// Nothing to do here: deleted rows (and the personal data in them) are left to
+    /// PostgreSQL's vacuum to reclaim.
     func checkpoint() throws {}
 
     func close() {
