@@ -55,44 +55,15 @@ read -r _ zcat_s zcat_mb < <(measure zcat bash -c "zcat $S1/*.csv.gz > /dev/null
 mkdir -p "$DIR/csv"
 for f in "$S1"/*.csv.gz; do zcat "$f" > "$DIR/csv/$(basename "$f" .gz)"; done
 csv_bytes=$(du -cb "$DIR/csv"/*.csv | tail -1 | cut -f1)
-{
-  for f in "$DIR/csv"/*.csv; do
-    t=$(basename "$f" .csv); t=${t%_*}
-    echo ".import --csv $f $t"
-  done
-} > "$DIR/import.sql"
+csv_tables() { # each decompressed CSV and its table: users_<ts>.csv → users
+  for f in "$DIR/csv"/*.csv; do t=$(basename "$f" .csv); echo "$f ${t%_*}"; done
+}
+csv_tables | while read -r f t; do echo ".import --csv $f $t"; done > "$DIR/import.sql"
 read -r _ import_s import_mb < <(measure import sqlite3 "$DIR/import.db" ".read $DIR/import.sql")
 # The same import into tables carrying the indexes any portal needs (unique ids, a person
 # index on memberships and orders) — what writing the rows costs before any checking.
-sqlite3 "$DIR/indexed.db" <<'SQL'
-CREATE TABLE users (person_id TEXT, role TEXT, given_name TEXT, family_name TEXT, email TEXT, school_unit_code TEXT,
-                    grade TEXT, eppn TEXT);
-CREATE UNIQUE INDEX users_by_person ON users(person_id);
-CREATE INDEX users_by_eppn ON users(eppn);
-CREATE TABLE groups (group_id TEXT, name TEXT, type TEXT, school_unit_code TEXT);
-CREATE UNIQUE INDEX groups_by_id ON groups(group_id);
-CREATE TABLE memberships (group_id TEXT, person_id TEXT, PRIMARY KEY (group_id, person_id)) WITHOUT ROWID;
-CREATE INDEX memberships_by_person ON memberships(person_id);
-CREATE TABLE distribution_orders (order_id TEXT, person_id TEXT, product_id TEXT, license_type TEXT, valid_from TEXT,
-                                  valid_to TEXT);
-CREATE UNIQUE INDEX orders_by_id ON distribution_orders(order_id);
-CREATE INDEX orders_by_person ON distribution_orders(person_id);
-SQL
-{ echo "PRAGMA journal_mode = WAL;"; echo "PRAGMA cache_size = -262144;"
-  for f in "$DIR/csv"/*.csv; do t=$(basename "$f" .csv); t=${t%_*}; echo ".import --csv --skip 1 $f $t"; done
-} > "$DIR/indexed.sql"
-read -r _ indexed_s indexed_mb < <(measure indexed sqlite3 "$DIR/indexed.db" ".read $DIR/indexed.sql")
-rm -rf "$DIR/import.db" "$DIR/indexed.db"*
-
-# PostgreSQL: a local server, psql \copy of the same CSVs into the same indexed tables.
-PG=${PG:-1}
-if [ "$PG" = 1 ]; then
-  scripts/local-postgres.sh start "$DIR/pg"
-  pgport=$(cat "$DIR/pg/port")
-  PSQL="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)/psql"
-  psql_() { "$PSQL" -h 127.0.0.1 -p "$pgport" -U rosterdrop -X -q -v ON_ERROR_STOP=1 "$@"; }
-  psql_ -d postgres -c "CREATE DATABASE copybench" -c "CREATE DATABASE job"
-  psql_ -d copybench <<'SQL'
+# (The same tables on PostgreSQL below; SQLite keeps memberships in its key's B-tree.)
+INDEXED_TABLES=$(cat <<'SQL'
 CREATE TABLE users (person_id TEXT, role TEXT, given_name TEXT, family_name TEXT, email TEXT, school_unit_code TEXT,
                     grade TEXT, eppn TEXT);
 CREATE UNIQUE INDEX users_by_person ON users(person_id);
@@ -106,11 +77,25 @@ CREATE TABLE distribution_orders (order_id TEXT, person_id TEXT, product_id TEXT
 CREATE UNIQUE INDEX orders_by_id ON distribution_orders(order_id);
 CREATE INDEX orders_by_person ON distribution_orders(person_id);
 SQL
-  for f in "$DIR/csv"/*.csv; do t=$(basename "$f" .csv); t=${t%_*}; echo "\\copy $t FROM '$f' WITH (FORMAT csv, HEADER true)"; done \
-    > "$DIR/copy.sql"
-  read -r _ pgcopy_s pgcopy_mb < <(measure pgcopy "$PSQL" -h 127.0.0.1 -p "$pgport" -U rosterdrop -X -q -v ON_ERROR_STOP=1 \
-    -d copybench -f "$DIR/copy.sql")
-  psql_ -d postgres -c "DROP DATABASE copybench"
+)
+sqlite3 "$DIR/indexed.db" <<< "${INDEXED_TABLES/PRIMARY KEY (group_id, person_id));/PRIMARY KEY (group_id, person_id)) WITHOUT ROWID;}"
+{ echo "PRAGMA journal_mode = WAL;"; echo "PRAGMA cache_size = -262144;"
+  csv_tables | while read -r f t; do echo ".import --csv --skip 1 $f $t"; done
+} > "$DIR/indexed.sql"
+read -r _ indexed_s indexed_mb < <(measure indexed sqlite3 "$DIR/indexed.db" ".read $DIR/indexed.sql")
+rm -rf "$DIR/import.db" "$DIR/indexed.db"*
+
+# PostgreSQL: a local server, psql \copy of the same CSVs into the same indexed tables.
+PG=${PG:-1}
+if [ "$PG" = 1 ]; then
+  scripts/local-postgres.sh start "$DIR/pg"
+  pgport=$(cat "$DIR/pg/port")
+  psql_=(scripts/local-postgres.sh psql "$DIR/pg")
+  "${psql_[@]}" -d postgres -c "CREATE DATABASE copybench" -c "CREATE DATABASE job"
+  "${psql_[@]}" -d copybench <<< "$INDEXED_TABLES"
+  csv_tables | while read -r f t; do echo "\\copy $t FROM '$f' WITH (FORMAT csv, HEADER true)"; done > "$DIR/copy.sql"
+  read -r _ pgcopy_s pgcopy_mb < <(measure pgcopy "${psql_[@]}" -d copybench -f "$DIR/copy.sql")
+  "${psql_[@]}" -d postgres -c "DROP DATABASE copybench"
 fi
 rm -rf "$DIR/csv"
 

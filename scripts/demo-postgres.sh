@@ -13,8 +13,7 @@ cp samples/products.csv "$DIR/"
 "$BIN/rosterdrop-samples" demo --out "$DIR" >/dev/null
 scripts/local-postgres.sh start "$DIR/pg"
 port=$(cat "$DIR/pg/port")
-PSQL="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)/psql"
-"$PSQL" -h 127.0.0.1 -p "$port" -U rosterdrop -d postgres -X -q -c "CREATE DATABASE portal"
+scripts/local-postgres.sh psql "$DIR/pg" -d postgres -c "CREATE DATABASE portal"
 url="postgresql://rosterdrop@127.0.0.1:$port/portal?sslmode=disable"
 # The demo's own config, with the portal on the server.
 awk -v url="$url" -v repo="$(pwd)" '
@@ -22,7 +21,7 @@ awk -v url="$url" -v repo="$(pwd)" '
   /^    mappings: \.\.\// { print "    mappings: " repo "/" substr($2, 4); next }
   { print }' samples/config.yaml > "$DIR/config.yaml"
 "$BIN/rosterdrop" products import --config "$DIR/config.yaml" "$DIR/products.csv"
-"$PSQL" -h 127.0.0.1 -p "$port" -U rosterdrop -d portal -X -q -v ON_ERROR_STOP=1 -f samples/portal-before.sql
+scripts/local-postgres.sh psql "$DIR/pg" -d portal -f samples/portal-before.sql
 echo "Portal on PostgreSQL: $url (config: $DIR/config.yaml)"
 PORTAL="$url (stopped when the demo ends; KEEP=1 keeps it running)" scripts/demo.sh "$DIR" || status=$?
 if [ "${KEEP:-0}" = 1 ]; then trap - EXIT; echo "Server left running; stop it with: scripts/local-postgres.sh stop $DIR/pg"; fi

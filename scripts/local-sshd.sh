@@ -14,12 +14,7 @@ start)
   ssh-keygen -q -t ed25519 -N "" -f "$dir/host_ed25519"
   ssh-keygen -q -t ed25519 -N "" -f "$dir/client_ed25519"
   cp "$dir/client_ed25519.pub" "$dir/authorized_keys"
-  port=""
-  for _ in $(seq 100); do  # a port nothing listens on
-    candidate=$((20000 + RANDOM % 40000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null; then port=$candidate; break; fi
-  done
-  [ -n "$port" ] || { echo "no free port" >&2; exit 1; }
+  port=$("$(dirname "$0")/free-port.sh")
   cat > "$dir/sshd_config" <<CFG
 Port $port
 ListenAddress 127.0.0.1
