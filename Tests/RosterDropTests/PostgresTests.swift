@@ -147,7 +147,7 @@ import Testing
             for worker in workers {
                 let result = worker.wait()
                 #expect(result.status == 0, "\(result.stderr)")
-                summaries.append(try JSONDecoder().decode(RunSummary.self, from: Data(result.stdout.utf8)))
+                summaries.append(try Self.summary(result))
             }
         }
         let applied = try drop.rows("""
@@ -169,15 +169,27 @@ import Testing
         }
     }
 
-    /// A worker killed inside a delivery's transaction leaves nothing of it, and its
-    /// organisation goes to the next worker, which applies the delivery once.
-    @Test func aWorkerKilledMidDeliveryLeavesItsOrganisationToTheOther() throws {
+    /// org1 and org2 on a database of their own, each with one delivery of `peopleEach`
+    /// licensed people.
+    func twoOrganisations(peopleEach: Int) throws -> TestDrop {
         let drop = try TestDrop(organisations: [("org1", ["12345678"]), ("org2", ["23456789"])],
                                 backend: .postgres(try server.makeDatabase()))
         for (id, unit) in [("org1", "12345678"), ("org2", "23456789")] {
-            try drop.deliver("20261101T020000Z", org: id, users: (0..<30).map { Fixture.user("\(id)-p\($0)", unit: unit) },
-                             orders: (0..<30).map { Fixture.order("\(id)-o\($0)", person: "\(id)-p\($0)") })
+            try drop.deliver("20261101T020000Z", org: id, users: (0..<peopleEach).map { Fixture.user("\(id)-p\($0)", unit: unit) },
+                             orders: (0..<peopleEach).map { Fixture.order("\(id)-o\($0)", person: "\(id)-p\($0)") })
         }
+        return drop
+    }
+
+    /// The run summary a `--json` run printed.
+    static func summary(_ result: Executable.Result) throws -> RunSummary {
+        try JSONDecoder().decode(RunSummary.self, from: Data(result.stdout.utf8))
+    }
+
+    /// A worker killed inside a delivery's transaction leaves nothing of it, and its
+    /// organisation goes to the next worker, which applies the delivery once.
+    @Test func aWorkerKilledMidDeliveryLeavesItsOrganisationToTheOther() throws {
+        let drop = try twoOrganisations(peopleEach: 30)
         let arguments = ["run", "--config", drop.configPath, "--quiet", "--now", "2026-11-03T02:00:00Z"]
         // Killed at the end of org1's delivery, before its commit; its connection goes with it.
         let killed = try Child(binary.url.path, arguments, environment: ["ROSTERDROP_FAULT": "delivery-commit"]).wait()
@@ -188,7 +200,7 @@ import Testing
         // Nothing is left locked: the other worker takes both organisations at once.
         let other = try Child(binary.url.path, arguments + ["--json"]).wait()
         #expect(other.status == 0, "\(other.stderr)")
-        let summary = try JSONDecoder().decode(RunSummary.self, from: Data(other.stdout.utf8))
+        let summary = try Self.summary(other)
         #expect(summary.organisations.map(\.takenByAnotherWorker) == [false, false])
         #expect(summary.organisations.map { $0.deliveries.map(\.outcome) } == [[.applied], [.applied]])
         #expect(try drop.count("SELECT COUNT(*) FROM accounts") == 60)
@@ -199,25 +211,20 @@ import Testing
     /// second, started then, leaves org1 to it at once and does org2; the first, let go on,
     /// finishes org1 and finds org2 done. Each delivery is applied once, by one of them.
     @Test func whileOneWorkerIsInsideAnOrganisationTheOtherTakesTheNext() throws {
-        let drop = try TestDrop(organisations: [("org1", ["12345678"]), ("org2", ["23456789"])],
-                                backend: .postgres(try server.makeDatabase()))
-        for (id, unit) in [("org1", "12345678"), ("org2", "23456789")] {
-            try drop.deliver("20261101T020000Z", org: id, users: (0..<10).map { Fixture.user("\(id)-p\($0)", unit: unit) },
-                             orders: (0..<10).map { Fixture.order("\(id)-o\($0)", person: "\(id)-p\($0)") })
-        }
+        let drop = try twoOrganisations(peopleEach: 10)
         let arguments = ["run", "--config", drop.configPath, "--quiet", "--json", "--now", "2026-11-03T02:00:00Z"]
         let first = try Child(binary.url.path, arguments, environment: ["ROSTERDROP_FAULT": "delivery-commit:1:stop"])
         try #require(first.waitUntilStopped())
         let second = try Child(binary.url.path, arguments).wait()
         #expect(second.status == 0, "\(second.stderr)")
-        let other = try JSONDecoder().decode(RunSummary.self, from: Data(second.stdout.utf8))
+        let other = try Self.summary(second)
         #expect(other.organisations.map(\.takenByAnotherWorker) == [true, false])
         #expect(other.organisations[1].deliveries.map(\.outcome) == [.applied])
         #expect(try drop.count("SELECT COUNT(*) FROM accounts WHERE organisation_id = 'org1'") == 0)
         first.resume()
         let finished = first.wait()
         #expect(finished.status == 0, "\(finished.stderr)")
-        let own = try JSONDecoder().decode(RunSummary.self, from: Data(finished.stdout.utf8))
+        let own = try Self.summary(finished)
         #expect(own.organisations.map { $0.deliveries.map(\.outcome) } == [[.applied], []])
         #expect(try drop.count("SELECT COUNT(*) FROM deliveries WHERE outcome = 'applied'") == 2)
         #expect(try drop.count("SELECT COUNT(*) FROM accounts") == 20)

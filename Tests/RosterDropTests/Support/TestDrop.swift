@@ -158,10 +158,7 @@ final class TestDrop {
         try portal().write { try $0.execute(sql: sql, arguments: arguments) }
     }
 
-    var isPostgres: Bool {
-        if case .postgres = location { return true }
-        return false
-    }
+    var isPostgres: Bool { location.sqlitePath == nil }
 
     /// Everything the store keeps, as bytes: the SQLite file and its log, or a dump of the
     /// PostgreSQL database's rows.
